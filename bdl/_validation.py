@@ -1,0 +1,98 @@
+"""Input checks shared by models and metrics (numpy only; no TensorFlow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bdl.errors import InputError
+
+__all__ = ["check_X", "check_y", "format_rows"]
+
+
+def format_rows(rows: np.ndarray, limit: int = 10) -> str:
+    """Render row numbers as '3, 17, 42 (and 5 more)'."""
+    rows = np.asarray(rows).ravel()
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    if len(rows) > limit:
+        shown += f" (and {len(rows) - limit} more)"
+    return shown
+
+
+def check_X(X: Any, name: str = "X", feature_names: list[str] | None = None) -> tuple[np.ndarray, list[str] | None]:
+    """Validate a feature matrix.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    name : str
+        Argument name used in error messages.
+    feature_names : list of str, optional
+        Column names seen in ``fit``; a DataFrame must have them (in any order; it is reordered).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    names : list of str or None
+        The DataFrame's column names, if X was a DataFrame.
+    """
+    names: list[str] | None = None
+    if isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        if feature_names is not None:
+            missing = [c for c in feature_names if c not in names]
+            if missing:
+                raise InputError(
+                    f"{name} lacks {len(missing)} feature column(s) the model was fitted on, e.g. "
+                    f"{missing[:3]}; pass the same columns as in fit."
+                )
+            X = X.loc[:, feature_names]
+            names = list(feature_names)
+        non_numeric = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        if non_numeric:
+            raise InputError(
+                f"{name} has non-numeric column(s) {non_numeric[:5]}; featurise formulas first "
+                "(bdl.features.featurize) or drop text columns."
+            )
+        X = X.to_numpy(dtype=np.float64)
+    else:
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{name} must be a numeric array or DataFrame ({exc}).") from exc
+    if X.ndim == 1:
+        raise InputError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got 1-D of length {len(X)}; "
+            "use X.reshape(-1, 1) for a single feature."
+        )
+    if X.ndim != 2:
+        raise InputError(f"{name} must be 2-D of shape (n_samples, n_features), got shape {X.shape}.")
+    if X.shape[0] == 0:
+        raise InputError(f"{name} has no rows.")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise InputError(
+            f"{name} has NaN or infinite values in row(s) {format_rows(rows)}; drop or impute them first."
+        )
+    return X, names
+
+
+def check_y(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
+    """Validate a target vector of length ``n_samples``; returns float64 of shape (n_samples,)."""
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric ({exc}).") from exc
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise InputError(f"{name} must be 1-D of shape (n_samples,), got shape {y.shape}.")
+    if len(y) != n_samples:
+        raise InputError(f"{name} has {len(y)} values but X has {n_samples} rows; they must match.")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise InputError(f"{name} has NaN or infinite values at row(s) {format_rows(np.flatnonzero(bad))}.")
+    return y

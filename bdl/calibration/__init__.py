@@ -1,0 +1,7 @@
+"""Calibration metrics of predictive distributions (pure functions of ``(y_true, predictive)``)."""
+
+from __future__ import annotations
+
+from bdl.calibration.metrics import interval_coverage, mae, nll, rmse
+
+__all__ = ["interval_coverage", "mae", "nll", "rmse"]

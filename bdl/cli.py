@@ -1,0 +1,148 @@
+"""The ``bdl`` command line.
+
+``bdl featurize``  add the 132 Magpie descriptors to a CSV of formulas
+``bdl bandgap``    fit the MC-dropout model on the shipped experimental band gaps, score it on
+                   held-out compositions and write a report
+``bdl datasets``   list the shipped data sets
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bdl.errors import BDLError, InputError
+
+__all__ = ["main"]
+
+
+def _read_csv(path: str):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"input file {path} does not exist; check the path.")
+    try:
+        return pd.read_csv(p, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable CSV file ({exc}).") from exc
+
+
+def _cmd_featurize(args: argparse.Namespace) -> int:
+    from bdl.features import featurize_dataframe
+
+    df = _read_csv(args.input)
+    t0 = time.perf_counter()
+    out = featurize_dataframe(df, args.formula_column, errors=args.errors, impute_nan=not args.no_impute)
+    dt = time.perf_counter() - t0
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(args.output) + ".tmp")
+    out.to_csv(tmp, index=False)
+    tmp.replace(args.output)
+    msg = f"featurised {len(df)} rows in {dt:.2f} s -> {args.output}"
+    if args.errors == "coerce":
+        n_bad = int((~out["featurized_ok"]).sum())
+        msg += f" ({n_bad} bad row(s) left as NaN, see column featurized_ok)"
+    print(msg)
+    return 0
+
+
+def _cmd_bandgap(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bdl.data import load_matbench_expt_gap
+    from bdl.features import featurize
+    from bdl.models import MCDropoutRegressor
+    from bdl.report import holdout_report
+
+    df = load_matbench_expt_gap()
+    X = featurize(df["composition"])
+    y = df["gap_expt_eV"].to_numpy()
+    rng = np.random.default_rng(args.seed)
+    test = np.zeros(len(df), dtype=bool)
+    test[rng.permutation(len(df))[: int(round(args.test_fraction * len(df)))]] = True
+    print(f"matbench_expt_gap: {len(df)} compositions, {X.shape[1]} Magpie features; "
+          f"training on {(~test).sum()}, holding out {test.sum()} (seed {args.seed})")
+    model = MCDropoutRegressor(epochs=args.epochs, random_state=args.seed, progress=args.progress)
+    t0 = time.perf_counter()
+    model.fit(X[~test], y[~test])
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.predict_dist(X[test])
+    predict_s = time.perf_counter() - t0
+    out = Path(args.output)
+    model_dir = model.save(out / "model")
+    metrics = holdout_report(
+        y[test],
+        pred,
+        out,
+        title="MC-dropout band-gap model on held-out matbench_expt_gap compositions",
+        info={
+            "data": "matbench_expt_gap (Zhuo et al. 2018, via Matbench v0.1)",
+            "model": repr(model),
+            "best_epoch": model.best_epoch_,
+            "fit_seconds": round(fit_s, 2),
+            "predict_seconds": round(predict_s, 3),
+            "saved_model": str(model_dir),
+        },
+        ids=df["composition"].to_numpy()[test],
+    )
+    print(f"held-out MAE  {metrics['mae']:.3f} eV")
+    print(f"held-out RMSE {metrics['rmse']:.3f} eV")
+    print(f"held-out NLL  {metrics['nll']:.3f} nats")
+    print(f"90 % interval coverage {metrics['coverage_90']:.3f} (nominal 0.90)")
+    print(f"fit {fit_s:.1f} s (best epoch {model.best_epoch_}), report: {out / 'report.html'}")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from bdl.data import DATASETS, list_uci
+
+    print("materials data sets (bdl.data.load_dataset(name)):")
+    for name, loader in DATASETS.items():
+        doc = (loader.__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:28s} {doc}")
+    print("UCI regression sets (bdl.data.load_uci(name)): " + ", ".join(list_uci()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bdl", description="Bayesian deep learning for materials property prediction.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("featurize", help="add the 132 Magpie composition descriptors to a CSV")
+    p.add_argument("input", help="input CSV with a column of chemical formulas")
+    p.add_argument("--formula-column", required=True, help="name of the formula column")
+    p.add_argument("-o", "--output", required=True, help="output CSV (input columns + 132 features)")
+    p.add_argument("--errors", choices=["raise", "coerce"], default="raise",
+                   help="raise: stop and list every bad formula; coerce: NaN features and a featurized_ok column")
+    p.add_argument("--no-impute", action="store_true", help="leave element properties Magpie lacks as NaN")
+    p.set_defaults(func=_cmd_featurize)
+
+    p = sub.add_parser("bandgap", help="fit MC dropout on the shipped experimental band gaps and report held-out scores")
+    p.add_argument("-o", "--output", default="runs/bandgap", help="report directory (default runs/bandgap)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping on validation NLL)")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar")
+    p.set_defaults(func=_cmd_bandgap)
+
+    p = sub.add_parser("datasets", help="list the shipped data sets")
+    p.set_defaults(func=_cmd_datasets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bdl`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BDLError as exc:
+        print(f"bdl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Shared estimator machinery: parameters, input standardisation, save/load without pickle.
+
+Estimators follow scikit-learn's contract: ``__init__`` stores settings only, ``fit(X, y)``
+returns ``self``, learned state ends in ``_``, ``random_state`` is threaded, never global.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bdl._validation import check_X, check_y
+from bdl.errors import DataFileError, InputError, NotFittedError
+
+__all__ = ["BayesianRegressor", "load_model", "register"]
+
+_REGISTRY: dict[str, type[BayesianRegressor]] = {}
+_FORMAT_VERSION = 1
+
+#: Standardised inputs are clipped to this many training standard deviations.
+INPUT_CLIP = 10.0
+
+
+def register(cls: type[BayesianRegressor]) -> type[BayesianRegressor]:
+    """Class decorator: make a model class loadable by :func:`load_model`."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+class BayesianRegressor:
+    """Base class of every regressor: standardisation of X and y, validation, persistence.
+
+    Subclasses implement ``_fit_standardised``, ``_predict_standardised`` and the two state
+    hooks ``_get_arrays`` / ``_set_arrays``.
+    """
+
+    #: Name of the predictive kind ``predict_dist`` returns ("gaussian", "mixture", "samples").
+    predictive_kind: ClassVar[str] = ""
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor settings as a dict (scikit-learn style)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BayesianRegressor:
+        """Change constructor settings; unknown names raise InputError."""
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise InputError(f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ data handling
+    def _prepare_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate, remember feature names and scaling, and return standardised float32 data."""
+        X, names = check_X(X)
+        y = check_y(y, X.shape[0])
+        if X.shape[0] < 2:
+            raise InputError(f"need at least 2 training rows to fit, got {X.shape[0]}.")
+        self.feature_names_in_ = names
+        self.n_features_in_ = X.shape[1]
+        self.x_mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.x_scale_ = np.where(std > 1e-12, std, 1.0)
+        self.y_mean_ = float(y.mean())
+        y_std = float(y.std())
+        self.y_scale_ = y_std if y_std > 1e-12 else 1.0
+        return self._scale_X(X), ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+
+    def _scale_X(self, X: np.ndarray) -> np.ndarray:
+        """Standardise with the training mean and std, then clip to +-``INPUT_CLIP``.
+
+        The clip keeps a feature that is (nearly) constant in training, such as Magpie's
+        ``minimum GSmagmom`` on a non-magnetic training set, from turning into a z-score of
+        millions on a new composition and blowing up a ReLU network's prediction.
+        """
+        z = (X - self.x_mean_) / self.x_scale_
+        return np.clip(z, -INPUT_CLIP, INPUT_CLIP).astype(np.float32)
+
+    def _prepare_predict(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X, _ = check_X(X, feature_names=self.feature_names_in_)
+        if X.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"X has {X.shape[1]} features but the model was fitted on {self.n_features_in_}; "
+                "pass the same feature columns as in fit."
+            )
+        return self._scale_X(X)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "y_scale_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first.")
+
+    # ------------------------------------------------------------------ persistence
+    def _get_arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def _get_extra(self) -> dict[str, Any]:
+        return {}
+
+    def _set_extra(self, extra: dict[str, Any]) -> None:
+        return None
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model to a directory (``config.json`` + ``arrays.npz``; no pickle).
+
+        Parameters
+        ----------
+        path : str or Path
+            Directory to create (or overwrite the two files in).
+
+        Returns
+        -------
+        Path
+            The directory written.
+        """
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {f"model/{k}": np.asarray(v) for k, v in self._get_arrays().items()}
+        arrays["scaling/x_mean"] = self.x_mean_
+        arrays["scaling/x_scale"] = self.x_scale_
+        config = {
+            "format_version": _FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "feature_names_in": self.feature_names_in_,
+            "n_features_in": self.n_features_in_,
+            "y_mean": self.y_mean_,
+            "y_scale": self.y_scale_,
+            "extra": self._get_extra(),
+        }
+        tmp = path / "arrays.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        tmp.replace(path / "arrays.npz")
+        (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> BayesianRegressor:
+        """Load a model saved with :meth:`save` (any registered class when called on the base)."""
+        path = Path(path)
+        cfg_file, arr_file = path / "config.json", path / "arrays.npz"
+        if not cfg_file.exists() or not arr_file.exists():
+            raise DataFileError(
+                f"{path} is not a saved model: it needs config.json and arrays.npz (written by model.save)."
+            )
+        config = json.loads(cfg_file.read_text())
+        name = config.get("class")
+        target = _REGISTRY.get(name)
+        if target is None:
+            raise DataFileError(f"{cfg_file} names an unknown model class {name!r}; known: {sorted(_REGISTRY)}.")
+        if cls is not BayesianRegressor and not issubclass(target, cls):
+            raise DataFileError(f"{path} holds a {name}, not a {cls.__name__}; load it with bdl.models.load_model.")
+        params = config["params"]
+        for key, value in list(params.items()):
+            if isinstance(value, list):
+                params[key] = tuple(value)
+        model = target(**params)
+        with np.load(arr_file, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        model.feature_names_in_ = config["feature_names_in"]
+        model.n_features_in_ = int(config["n_features_in"])
+        model.y_mean_ = float(config["y_mean"])
+        model.y_scale_ = float(config["y_scale"])
+        model.x_mean_ = arrays["scaling/x_mean"]
+        model.x_scale_ = arrays["scaling/x_scale"]
+        model._set_extra(config.get("extra", {}))
+        model._set_arrays({k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")})
+        return model
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a model config")
+
+
+def load_model(path: str | Path) -> BayesianRegressor:
+    """Load any model saved with ``model.save(path)``."""
+    return BayesianRegressor.load(path)

@@ -1,0 +1,1239 @@
+"""Predictive distribution objects: one object per call of a model's ``predict_dist``.
+
+Every object describes ``n`` independent one-dimensional predictive distributions, one per
+candidate / test point, and offers one API whatever model produced it:
+
+``mean``, ``stddev``, ``variance``, ``epistemic_variance``, ``aleatoric_variance``,
+``sample(n_samples, seed)``, ``log_prob(y)``, ``cdf(y)``, ``sf(y)``, ``log_cdf(y)``,
+``log_sf(y)``, ``quantile(q)``, ``interval(level)``, ``to_frame()``, ``as_mixture()``,
+``to_tfp()``, row selection with ``p[index]`` and :func:`concat`.
+
+Three kinds exist (the ``kind`` class attribute):
+
+``"gaussian"`` -- :class:`GaussianPredictive`
+    A normal distribution per point (variational / mean-field nets, a moment-matched summary).
+``"mixture"`` -- :class:`MixturePredictive`
+    A Gaussian mixture per point, the output of a mixture density network [1]_.
+``"samples"`` -- :class:`SamplePredictive`
+    Either the equal-weight mixture of the per-pass Gaussians of MC dropout [2]_ or of the
+    members of a deep ensemble [3]_ (``scales`` given; *not* a moment-matched Gaussian), or a
+    set of plain samples smoothed by a Gaussian kernel density estimate (``scales=None``).
+
+Every kind can be written as a Gaussian mixture (:meth:`Predictive.as_mixture`), so metrics and
+acquisition functions can share one code path. The module uses numpy and scipy only;
+TensorFlow Probability is imported lazily, inside :meth:`Predictive.to_tfp`, and nowhere else.
+
+References
+----------
+.. [1] C. M. Bishop, "Mixture density networks", Aston University technical report
+   NCRG/94/004, 1994.
+.. [2] Y. Gal and Z. Ghahramani, "Dropout as a Bayesian approximation: representing model
+   uncertainty in deep learning", ICML 2016.
+.. [3] B. Lakshminarayanan, A. Pritzel and C. Blundell, "Simple and scalable predictive
+   uncertainty estimation using deep ensembles", NeurIPS 2017.
+.. [4] A. Kendall and Y. Gal, "What uncertainties do we need in Bayesian deep learning for
+   computer vision?", NeurIPS 2017 (the epistemic / aleatoric split by the law of total
+   variance).
+.. [5] B. W. Silverman, "Density Estimation for Statistics and Data Analysis", Chapman & Hall,
+   1986, eq. (3.31) (the bandwidth rule of thumb).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, softmax
+
+from bdl.errors import InputError, UnsupportedOperationError
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    import pandas as pd
+
+__all__ = [
+    "Predictive",
+    "GaussianPredictive",
+    "MixturePredictive",
+    "SamplePredictive",
+    "concat",
+]
+
+FloatArray = NDArray[np.float64]
+Seed = int | np.integer | np.random.Generator | None
+P = TypeVar("P", bound="Predictive")
+
+#: Relative tolerance of the check ``0 <= epistemic_variance <= variance``.
+_SPLIT_RTOL = 1e-9
+#: Tolerance of the check that mixture weights sum to one per row.
+_WEIGHT_ATOL = 1e-6
+#: The quantile bracket reaches this many component scales beyond the outermost components.
+_BRACKET_SCALES = 40.0
+#: Root-finding stops once the bracket (or the Newton step) is below this many scales.
+_QUANTILE_RTOL = 1e-11
+_QUANTILE_MAX_ITER = 400
+#: Most row numbers quoted in one error message.
+_MAX_ROWS_SHOWN = 10
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_EPS = np.finfo(np.float64).eps
+
+
+# --------------------------------------------------------------------------------------------
+# validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _rows_text(rows: NDArray[np.intp], noun: str = "row") -> str:
+    """Format row numbers for a message, at most ``_MAX_ROWS_SHOWN`` of them."""
+    shown = ", ".join(str(int(r)) for r in rows[:_MAX_ROWS_SHOWN])
+    more = len(rows) - _MAX_ROWS_SHOWN
+    suffix = f" and {more} more" if more > 0 else ""
+    plural = "" if len(rows) == 1 else "s"
+    return f"{noun}{plural} [{shown}]{suffix}"
+
+
+def _bad_rows(mask: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Row numbers where ``mask`` (1-D or 2-D) is true anywhere."""
+    if mask.ndim > 1:
+        mask = mask.reshape(mask.shape[0], -1).any(axis=1)
+    return np.flatnonzero(mask)
+
+
+def _as_float_array(name: str, value: ArrayLike, ndim: int, shape_text: str) -> FloatArray:
+    """Convert ``value`` to a fresh float64 array and check its ndim, size and finiteness.
+
+    Parameters
+    ----------
+    name : str
+        Argument name quoted in error messages.
+    value : array_like
+        What the caller passed.
+    ndim : int
+        Required number of dimensions (1 or 2).
+    shape_text : str
+        The expected shape in words, e.g. ``"(n_points, n_components)"``.
+
+    Returns
+    -------
+    ndarray of float64 with ``ndim`` dimensions
+        A copy, never a view of the caller's array.
+    """
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{name} must be a numeric array of shape {shape_text}, but it could not be "
+            f"converted to float64 ({exc}); pass a numpy array of numbers."
+        ) from None
+    if arr.ndim != ndim:
+        hint = " (use .ravel() for a column vector)" if ndim == 1 else ""
+        raise InputError(
+            f"{name} must be a {ndim}-D array of shape {shape_text}, but it has shape "
+            f"{arr.shape}; reshape it{hint}."
+        )
+    if arr.size == 0:
+        raise InputError(
+            f"{name} is empty (shape {arr.shape}); a predictive needs at least one point "
+            "and, for 2-D arguments, at least one column."
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = _bad_rows(bad)
+        raise InputError(
+            f"{name} has non-finite values (NaN or inf) in {_rows_text(rows)} "
+            f"(row {int(rows[0])} has {float(arr[bad][0])!r}); "
+            "remove those points or fix the model output."
+        )
+    return arr
+
+
+def _check_positive(name: str, arr: FloatArray) -> None:
+    """Raise :class:`InputError` unless every entry of ``arr`` is strictly positive."""
+    bad = arr <= 0.0
+    if bad.any():
+        rows = _bad_rows(bad)
+        first = float(arr[bad][0])  # row-major: the first bad value lies in rows[0]
+        raise InputError(
+            f"{name} must be strictly positive, but has values <= 0 in {_rows_text(rows)} "
+            f"(row {int(rows[0])} has {first!r}); pass standard deviations (not variances "
+            "or log-scales) with a small positive floor, e.g. softplus(x) + 1e-6."
+        )
+
+
+def _check_same_shape(name: str, arr: FloatArray, ref_name: str, ref: FloatArray) -> None:
+    if arr.shape != ref.shape:
+        raise InputError(
+            f"{name} has shape {arr.shape} but {ref_name} has shape {ref.shape}; pass them "
+            "with the same shape (one entry per point, and per component or draw)."
+        )
+
+
+def _check_split(
+    kind: str, epistemic: ArrayLike, variance: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Validate ``epistemic_variance`` against the total variance; return (epistemic, aleatoric).
+
+    Values within a relative tolerance of ``_SPLIT_RTOL`` outside ``[0, variance]`` are
+    clipped into it, so that ``epistemic + aleatoric == variance`` and both are >= 0.
+    """
+    epi = _as_float_array("epistemic_variance", epistemic, 1, "(n_points,)")
+    if epi.shape != variance.shape:
+        raise InputError(
+            f"epistemic_variance has shape {epi.shape} but the {kind} predictive has "
+            f"{variance.shape[0]} points; pass one epistemic variance per point."
+        )
+    slack = _SPLIT_RTOL * variance
+    bad = (epi < -slack) | (epi > variance + slack)
+    if bad.any():
+        rows = _bad_rows(bad)
+        r = int(rows[0])
+        raise InputError(
+            f"epistemic_variance must lie in [0, variance] (it is part of the total "
+            f"variance), but not in {_rows_text(rows)} (row {r} has epistemic_variance "
+            f"{float(epi[r])!r} and total variance {float(variance[r])!r}); pass a variance, "
+            "not a standard deviation, computed from the same model."
+        )
+    epi = np.clip(epi, 0.0, variance)
+    return epi, variance - epi
+
+
+def _check_y(y: ArrayLike, n: int) -> FloatArray:
+    """Validate an evaluation point: a scalar, shape ``(n,)`` or ``(m, n)``."""
+    try:
+        arr = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"y must be a number or a numeric array of shape (n_points,) = ({n},), but it "
+            f"could not be converted to float64 ({exc})."
+        ) from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    elif arr.shape[-1] != n or arr.ndim > 2:
+        raise InputError(
+            f"y must be a scalar or have shape (n_points,) = ({n},) or (m, {n}), but it has "
+            f"shape {arr.shape}; pass one value per point."
+        )
+    bad = np.isnan(arr)
+    if bad.any():
+        cols = np.flatnonzero(bad.reshape(-1, n).any(axis=0))
+        raise InputError(
+            f"y has NaN for {_rows_text(cols, 'point')} (row numbers); remove or fill those values."
+        )
+    return arr
+
+
+def _check_q(q: ArrayLike) -> tuple[FloatArray, bool]:
+    """Validate probability levels; return them as 1-D and whether ``q`` was a scalar."""
+    try:
+        arr = np.asarray(q, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"q must be a probability or a 1-D array of them ({exc}).") from None
+    scalar = arr.ndim == 0
+    if arr.ndim > 1:
+        raise InputError(f"q must be a scalar or a 1-D array of shape (m,), got shape {arr.shape}.")
+    flat = np.atleast_1d(arr)
+    if flat.size == 0:
+        raise InputError("q is empty; pass at least one probability level.")
+    bad = ~((flat > 0.0) & (flat < 1.0))
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        raise InputError(
+            f"q must lie strictly inside (0, 1), but not at {_rows_text(idx, 'position')} "
+            f"(q[{int(idx[0])}] = {float(flat[idx[0]])!r}); quantiles at 0 or 1 are infinite."
+        )
+    return flat, scalar
+
+
+def _check_level(level: float) -> float:
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        raise InputError(f"level must be a number in (0, 1), got {level!r}.") from None
+    if not 0.0 < value < 1.0:
+        raise InputError(
+            f"level must lie strictly inside (0, 1), got {value!r}; e.g. level=0.9 for a "
+            "central 90% interval."
+        )
+    return value
+
+
+def _make_rng(seed: Seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return np.random.default_rng(seed)
+    raise InputError(
+        f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}."
+    )
+
+
+def _check_n_samples(n_samples: int) -> int:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise InputError(f"n_samples must be a positive int, got {n_samples!r}.")
+    return int(n_samples)
+
+
+def _frozen(arr: FloatArray) -> FloatArray:
+    """Mark an internal array read-only so callers cannot change a predictive in place."""
+    arr.setflags(write=False)
+    return arr
+
+
+# --------------------------------------------------------------------------------------------
+# Gaussian-mixture numerics shared by every kind
+# --------------------------------------------------------------------------------------------
+
+
+def _mixture_moments(
+    w: FloatArray, loc: FloatArray, scale: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and variance, shape (n,), of mixtures given as (n, K) arrays."""
+    mean = np.sum(w * loc, axis=1)
+    var = np.sum(w * (scale**2 + (loc - mean[:, None]) ** 2), axis=1)
+    return mean, var
+
+
+def _log_weights(w: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore"):
+        return np.log(w)
+
+
+def _standardise(y: FloatArray, loc: FloatArray, scale: FloatArray) -> FloatArray:
+    """``(y - loc) / scale`` with y of shape (..., n) against (n, K): shape (..., n, K)."""
+    return (y[..., None] - loc) / scale
+
+
+def _mixture_log_prob(
+    w: FloatArray, loc: FloatArray, scale: FloatArray, y: FloatArray
+) -> FloatArray:
+    z = _standardise(y, loc, scale)
+    terms = _log_weights(w) - 0.5 * z * z - np.log(scale) - _LOG_SQRT_2PI
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(logsumexp(terms, axis=-1))
+
+
+def _mixture_cdf(
+    w: FloatArray, loc: FloatArray, scale: FloatArray, y: FloatArray
+) -> FloatArray:
+    return np.clip(np.sum(w * ndtr(_standardise(y, loc, scale)), axis=-1), 0.0, 1.0)
+
+
+def _mixture_sf(
+    w: FloatArray, loc: FloatArray, scale: FloatArray, y: FloatArray
+) -> FloatArray:
+    return np.clip(np.sum(w * ndtr(-_standardise(y, loc, scale)), axis=-1), 0.0, 1.0)
+
+
+def _mixture_log_cdf(
+    w: FloatArray, loc: FloatArray, scale: FloatArray, y: FloatArray
+) -> FloatArray:
+    terms = _log_weights(w) + log_ndtr(_standardise(y, loc, scale))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.minimum(np.asarray(logsumexp(terms, axis=-1)), 0.0)
+
+
+def _mixture_log_sf(
+    w: FloatArray, loc: FloatArray, scale: FloatArray, y: FloatArray
+) -> FloatArray:
+    terms = _log_weights(w) + log_ndtr(-_standardise(y, loc, scale))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.minimum(np.asarray(logsumexp(terms, axis=-1)), 0.0)
+
+
+def _mixture_quantile(
+    w: FloatArray, loc: FloatArray, scale: FloatArray, q: FloatArray
+) -> FloatArray:
+    """Quantiles of n Gaussian mixtures at m levels by vectorised safeguarded Newton.
+
+    All ``m * n`` roots are solved at once (no Python loop over rows); each keeps a bracket
+    ``[lo, hi]`` that starts at ``min(loc - 40 scale)`` .. ``max(loc + 40 scale)`` of its row
+    and shrinks every step. A Newton step is taken when it stays inside the bracket and at
+    least halves the step before last, otherwise the bracket is bisected (``rtsafe`` of
+    Numerical Recipes, ch. 9.4). Levels above 0.5 are solved on the survival function, so the
+    upper tail is as accurate as the lower one. A root stops once the step or the bracket is
+    below ``1e-11 * min(scale)`` of its row (or a few ulps of the root, if larger).
+
+    Parameters
+    ----------
+    w, loc, scale : ndarray of shape (n, K)
+    q : ndarray of shape (m,)
+        Levels strictly inside (0, 1).
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+    """
+    n = loc.shape[0]
+    m = q.shape[0]
+    rows = np.tile(np.arange(n), m)  # flat index i * n + j solves row j at level q[i]
+    qq = np.repeat(q, n)
+    lower = qq <= 0.5
+    target = np.where(lower, qq, 1.0 - qq)  # exact for q in [0.5, 1) (Sterbenz)
+    sign = np.where(lower, 1.0, -1.0)
+
+    row_lo = np.min(loc - _BRACKET_SCALES * scale, axis=1)
+    row_hi = np.max(loc + _BRACKET_SCALES * scale, axis=1)
+    row_tol = _QUANTILE_RTOL * np.min(scale, axis=1)
+    mean, var = _mixture_moments(w, loc, scale)
+
+    lo = row_lo[rows]
+    hi = row_hi[rows]
+    x = np.clip(mean[rows] + np.sqrt(var[rows]) * ndtri(qq), lo, hi)
+    dx_old = hi - lo
+    dx = dx_old.copy()
+    result = np.empty(m * n)
+    active = np.arange(m * n)
+
+    for _ in range(_QUANTILE_MAX_ITER):
+        r = rows[active]
+        wa, la, sa = w[r], loc[r], scale[r]
+        xa = x[active]
+        s = sign[active][:, None]
+        z = (xa[:, None] - la) / sa
+        # F is increasing in x with root at the quantile: cdf - q, or (1 - q) - sf.
+        tail = np.sum(wa * ndtr(s * z), axis=1)
+        f_val = np.where(lower[active], tail - target[active], target[active] - tail)
+        dens = np.sum(wa * np.exp(-0.5 * z * z) / sa, axis=1) * _INV_SQRT_2PI
+
+        lo_a = np.where(f_val < 0.0, xa, lo[active])
+        hi_a = np.where(f_val > 0.0, xa, hi[active])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = xa - f_val / dens
+            use_newton = (
+                (dens > 0.0)
+                & np.isfinite(newton)
+                & (newton >= lo_a)  # closed: a root within an ulp of an end is fine
+                & (newton <= hi_a)
+                & (np.abs(2.0 * f_val) <= np.abs(dx_old[active] * dens))
+            )
+        x_new = np.where(use_newton, newton, 0.5 * (lo_a + hi_a))
+        x_new = np.where(f_val == 0.0, xa, x_new)
+        step = x_new - xa
+
+        tol = np.maximum(row_tol[r], 4.0 * _EPS * np.maximum(np.abs(lo_a), np.abs(hi_a)))
+        # a tiny Newton step means converged; a tiny bisection step means nothing
+        done = (f_val == 0.0) | (use_newton & (np.abs(step) <= tol)) | (hi_a - lo_a <= tol)
+
+        x[active] = x_new
+        lo[active] = lo_a
+        hi[active] = hi_a
+        dx_old[active] = dx[active]
+        dx[active] = step
+        result[active[done]] = x_new[done]
+        active = active[~done]
+        if active.size == 0:
+            break
+    else:  # pragma: no cover - the bracket halves at least every other step
+        result[active] = x[active]
+
+    return result.reshape(m, n)
+
+
+def _mixture_sample(
+    w: FloatArray | None,
+    loc: FloatArray,
+    scale: FloatArray,
+    n_samples: int,
+    rng: np.random.Generator,
+) -> FloatArray:
+    """Draw ``(n_samples, n)`` values; ``w=None`` means equal weights."""
+    n, k = loc.shape
+    if w is None:
+        comp = rng.integers(0, k, size=(n_samples, n))
+    else:
+        u = rng.random((n_samples, n))
+        cw = np.cumsum(w, axis=1)
+        cw = cw / cw[:, -1:]
+        comp = np.zeros((n_samples, n), dtype=np.intp)
+        for j in range(k - 1):  # a loop over components, not rows; K is small
+            comp += u >= cw[:, j]
+    z = rng.standard_normal((n_samples, n))
+    cols = np.arange(n)[None, :]
+    return loc[cols, comp] + scale[cols, comp] * z
+
+
+def _normalise_index(index: Any, n: int) -> NDArray[np.intp]:
+    """Turn an int, int array, slice or boolean mask into positions in ``range(n)``."""
+    if isinstance(index, slice):
+        positions = np.arange(n)[index]
+    else:
+        arr = np.asarray(index)
+        if arr.size == 0:
+            raise InputError("the index selects no points; a predictive needs at least one point.")
+        if arr.dtype == np.bool_:
+            if arr.shape != (n,):
+                raise InputError(
+                    f"a boolean index must have shape ({n},) (one flag per point), got {arr.shape}."
+                )
+            positions = np.flatnonzero(arr)
+        elif np.issubdtype(arr.dtype, np.integer) and arr.ndim <= 1:
+            positions = np.atleast_1d(arr).astype(np.intp)
+            out = (positions < -n) | (positions >= n)
+            if out.any():
+                bad = positions[out]
+                raise InputError(
+                    f"index {int(bad[0])} is out of range for a predictive with {n} points "
+                    f"({out.sum()} bad position(s)); use positions in [-{n}, {n})."
+                )
+            positions = np.where(positions < 0, positions + n, positions)
+        else:
+            raise InputError(
+                "a predictive can be indexed by an int, a 1-D int array, a slice or a boolean "
+                f"mask of shape ({n},); got {type(index).__name__} with dtype {arr.dtype} and "
+                f"shape {arr.shape}."
+            )
+    if positions.size == 0:
+        raise InputError("the index selects no points; a predictive needs at least one point.")
+    return positions
+
+
+def _import_tfd() -> Any:
+    try:
+        import tensorflow_probability as tfp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "to_tfp() needs tensorflow-probability (and tf-keras); install them with "
+            "`pip install tensorflow-probability tf-keras`."
+        ) from exc
+    return tfp.distributions
+
+
+# --------------------------------------------------------------------------------------------
+# the classes
+# --------------------------------------------------------------------------------------------
+
+
+class Predictive(ABC):
+    """Abstract base: ``n`` independent 1-D predictive distributions, one per point.
+
+    Subclasses set the class attribute :attr:`kind` and the private arrays ``_mean``,
+    ``_variance`` (shape ``(n,)``) and ``_epistemic`` / ``_aleatoric`` (shape ``(n,)`` or
+    ``None`` when the kind carries no split), and implement :meth:`as_mixture`. Every other
+    method has a Gaussian-mixture implementation here that a kind may override with a closed
+    form.
+
+    Notes
+    -----
+    Objects are immutable: the arrays they return are read-only views of their state.
+    ``y`` arguments accept a scalar (broadcast to every point), an array of shape ``(n,)``
+    or an array of shape ``(m, n)`` (``m`` evaluation values per point); outputs have the
+    shape of the broadcast ``y``.
+    """
+
+    kind: ClassVar[str]
+    _mean: FloatArray
+    _variance: FloatArray
+    _epistemic: FloatArray | None
+    _aleatoric: FloatArray | None
+
+    # -- sizes ---------------------------------------------------------------------------
+
+    @property
+    def n_points(self) -> int:
+        """Number of points (rows), ``n``."""
+        return int(self._mean.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_points
+
+    def __iter__(self) -> Any:
+        raise UnsupportedOperationError(
+            f"a {self.kind} predictive is not iterable; select rows with p[index] or use "
+            "p.to_frame()."
+        )
+
+    # -- moments -------------------------------------------------------------------------
+
+    @property
+    def mean(self) -> FloatArray:
+        """Predictive mean, ndarray of shape (n,)."""
+        return self._mean
+
+    @property
+    def variance(self) -> FloatArray:
+        """Total predictive variance, ndarray of shape (n,)."""
+        return self._variance
+
+    @property
+    def stddev(self) -> FloatArray:
+        """Total predictive standard deviation, ndarray of shape (n,)."""
+        return np.sqrt(self._variance)
+
+    @property
+    def has_split(self) -> bool:
+        """Whether :attr:`epistemic_variance` / :attr:`aleatoric_variance` are available."""
+        return self._epistemic is not None
+
+    def _no_split_reason(self) -> str:
+        return (
+            f"a {self.kind} predictive built without epistemic_variance carries no "
+            "epistemic/aleatoric split; pass epistemic_variance=... or use an ensemble"
+        )
+
+    @property
+    def epistemic_variance(self) -> FloatArray:
+        """Epistemic (model) part of the variance, ndarray of shape (n,).
+
+        Raises
+        ------
+        UnsupportedOperationError
+            When this object carries no epistemic / aleatoric split.
+        """
+        if self._epistemic is None:
+            raise UnsupportedOperationError(self._no_split_reason() + ".")
+        return self._epistemic
+
+    @property
+    def aleatoric_variance(self) -> FloatArray:
+        """Aleatoric (noise) part of the variance, ndarray of shape (n,).
+
+        ``epistemic_variance + aleatoric_variance == variance`` (law of total variance).
+
+        Raises
+        ------
+        UnsupportedOperationError
+            When this object carries no epistemic / aleatoric split.
+        """
+        if self._aleatoric is None:
+            raise UnsupportedOperationError(self._no_split_reason() + ".")
+        return self._aleatoric
+
+    # -- the mixture view ----------------------------------------------------------------
+
+    @abstractmethod
+    def as_mixture(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The distribution as a Gaussian mixture per point.
+
+        Returns
+        -------
+        weights : ndarray of shape (n, K)
+            Non-negative, each row sums to one.
+        locs : ndarray of shape (n, K)
+        scales : ndarray of shape (n, K)
+            Strictly positive component standard deviations.
+        """
+
+    @abstractmethod
+    def _take(self: P, positions: NDArray[np.intp]) -> P:
+        """A predictive of the same kind holding the rows at ``positions``."""
+
+    def __getitem__(self: P, index: Any) -> P:
+        """Select rows with an int, an int array, a slice or a boolean mask of shape (n,).
+
+        Always returns a predictive of the same kind (an int gives one with one point).
+        """
+        return self._take(_normalise_index(index, self.n_points))
+
+    # -- densities and probabilities -----------------------------------------------------
+
+    def log_prob(self, y: ArrayLike) -> FloatArray:
+        """Log predictive density at ``y``.
+
+        Parameters
+        ----------
+        y : float or array_like of shape (n,) or (m, n)
+
+        Returns
+        -------
+        ndarray of shape (n,) or (m, n)
+        """
+        return _mixture_log_prob(*self.as_mixture(), _check_y(y, self.n_points))
+
+    def cdf(self, y: ArrayLike) -> FloatArray:
+        """Predictive probability ``P(Y <= y)``; shapes as in :meth:`log_prob`."""
+        return _mixture_cdf(*self.as_mixture(), _check_y(y, self.n_points))
+
+    def sf(self, y: ArrayLike) -> FloatArray:
+        """``P(Y > y)``, accurate in the upper tail; shapes as in :meth:`log_prob`."""
+        return _mixture_sf(*self.as_mixture(), _check_y(y, self.n_points))
+
+    def log_cdf(self, y: ArrayLike) -> FloatArray:
+        """``log P(Y <= y)``, finite far into the lower tail; shapes as in :meth:`log_prob`."""
+        return _mixture_log_cdf(*self.as_mixture(), _check_y(y, self.n_points))
+
+    def log_sf(self, y: ArrayLike) -> FloatArray:
+        """``log P(Y > y)``, finite far into the upper tail (log-space acquisition)."""
+        return _mixture_log_sf(*self.as_mixture(), _check_y(y, self.n_points))
+
+    def quantile(self, q: ArrayLike) -> FloatArray:
+        """Inverse of :meth:`cdf`.
+
+        Parameters
+        ----------
+        q : float or array_like of shape (m,)
+            Levels strictly inside (0, 1).
+
+        Returns
+        -------
+        ndarray of shape (n,) if ``q`` is a scalar, else of shape (m, n)
+
+        Raises
+        ------
+        InputError
+            If any level is outside (0, 1) or NaN.
+        """
+        levels, scalar = _check_q(q)
+        out = self._quantile(levels)
+        return out[0] if scalar else out
+
+    def _quantile(self, levels: FloatArray) -> FloatArray:
+        return _mixture_quantile(*self.as_mixture(), levels)
+
+    def interval(self, level: float = 0.9) -> tuple[FloatArray, FloatArray]:
+        """Central predictive interval holding probability ``level``.
+
+        Parameters
+        ----------
+        level : float in (0, 1), default 0.9
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (n,)
+            The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles.
+        """
+        level = _check_level(level)
+        bounds = self._quantile(np.array([(1.0 - level) / 2.0, (1.0 + level) / 2.0]))
+        return bounds[0], bounds[1]
+
+    # -- sampling ------------------------------------------------------------------------
+
+    def sample(self, n_samples: int, seed: Seed = None) -> FloatArray:
+        """Draw independent samples from every point's distribution.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of draws per point.
+        seed : int, numpy.random.Generator or None
+            The same int gives the same numbers; a Generator is used (and advanced) as is.
+            Global numpy random state is never touched.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n)
+        """
+        n_samples = _check_n_samples(n_samples)
+        rng = _make_rng(seed)
+        weights, locs, scales = self.as_mixture()
+        return _mixture_sample(weights, locs, scales, n_samples, rng)
+
+    # -- export --------------------------------------------------------------------------
+
+    def to_frame(self, level: float = 0.9) -> pd.DataFrame:
+        """Summary table, one row per point.
+
+        Parameters
+        ----------
+        level : float, default 0.9
+            Level of the central interval in the ``lower_*`` / ``upper_*`` columns.
+
+        Returns
+        -------
+        pandas.DataFrame with n rows
+            Columns ``mean``, ``std``, then ``epistemic_std`` and ``aleatoric_std`` when the
+            split is available, then ``lower_90`` and ``upper_90`` (named after ``level``).
+        """
+        import pandas as pd
+
+        level = _check_level(level)
+        lower, upper = self.interval(level)
+        pct = f"{level * 100:g}"
+        columns: dict[str, FloatArray] = {"mean": self.mean, "std": self.stddev}
+        if self.has_split:
+            columns["epistemic_std"] = np.sqrt(self.epistemic_variance)
+            columns["aleatoric_std"] = np.sqrt(self.aleatoric_variance)
+        columns[f"lower_{pct}"] = lower
+        columns[f"upper_{pct}"] = upper
+        return pd.DataFrame({k: np.array(v) for k, v in columns.items()})
+
+    def to_tfp(self) -> Any:
+        """The same distribution as a ``tfp.distributions`` object with batch shape (n,).
+
+        ``MixtureSameFamily(Categorical(probs=weights), Normal(locs, scales))`` here; a
+        ``Normal`` for the Gaussian kind. TensorFlow Probability is imported only now.
+        """
+        tfd = _import_tfd()
+        weights, locs, scales = self.as_mixture()
+        return tfd.MixtureSameFamily(
+            mixture_distribution=tfd.Categorical(probs=weights),
+            components_distribution=tfd.Normal(loc=locs, scale=scales),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} n={self.n_points}>"
+
+
+class GaussianPredictive(Predictive):
+    """A normal predictive distribution per point.
+
+    Parameters
+    ----------
+    mean : array_like of shape (n,)
+    stddev : array_like of shape (n,)
+        Total predictive standard deviation, strictly positive.
+    epistemic_variance : array_like of shape (n,), optional
+        The model (epistemic) part of ``stddev**2``, e.g. the variance over weight samples of
+        a variational net. Must satisfy ``0 <= epistemic_variance <= stddev**2`` (relative
+        tolerance 1e-9); the aleatoric part is the rest. Without it the split is unavailable.
+
+    Raises
+    ------
+    InputError
+        For shape mismatches, wrong ndim, empty or non-finite input, ``stddev <= 0`` or an
+        epistemic variance outside ``[0, stddev**2]``.
+
+    Examples
+    --------
+    >>> p = GaussianPredictive([0.0, 1.0], [1.0, 2.0])
+    >>> p.quantile(0.5)
+    array([0., 1.])
+    """
+
+    kind: ClassVar[str] = "gaussian"
+
+    def __init__(
+        self,
+        mean: ArrayLike,
+        stddev: ArrayLike,
+        epistemic_variance: ArrayLike | None = None,
+    ) -> None:
+        mu = _as_float_array("mean", mean, 1, "(n_points,)")
+        sd = _as_float_array("stddev", stddev, 1, "(n_points,)")
+        _check_same_shape("stddev", sd, "mean", mu)
+        _check_positive("stddev", sd)
+        self._mean = _frozen(mu)
+        self._stddev = _frozen(sd)
+        self._variance = _frozen(sd * sd)
+        self._epistemic = None
+        self._aleatoric = None
+        if epistemic_variance is not None:
+            epi, alea = _check_split(self.kind, epistemic_variance, self._variance)
+            self._epistemic = _frozen(epi)
+            self._aleatoric = _frozen(alea)
+
+    def _no_split_reason(self) -> str:
+        return (
+            "a gaussian predictive built without epistemic_variance carries no "
+            "epistemic/aleatoric split; pass epistemic_variance=... (e.g. the variance of the "
+            "mean over weight samples) or use a samples predictive from an ensemble or MC dropout"
+        )
+
+    @property
+    def stddev(self) -> FloatArray:
+        """Predictive standard deviation, ndarray of shape (n,)."""
+        return self._stddev
+
+    def as_mixture(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """One component per point: ``(ones (n, 1), mean (n, 1), stddev (n, 1))``."""
+        return np.ones((self.n_points, 1)), self._mean[:, None].copy(), self._stddev[:, None].copy()
+
+    def _z(self, y: ArrayLike) -> FloatArray:
+        return (_check_y(y, self.n_points) - self._mean) / self._stddev
+
+    def log_prob(self, y: ArrayLike) -> FloatArray:
+        z = self._z(y)
+        return -0.5 * z * z - np.log(self._stddev) - _LOG_SQRT_2PI
+
+    def cdf(self, y: ArrayLike) -> FloatArray:
+        return ndtr(self._z(y))
+
+    def sf(self, y: ArrayLike) -> FloatArray:
+        return ndtr(-self._z(y))
+
+    def log_cdf(self, y: ArrayLike) -> FloatArray:
+        return log_ndtr(self._z(y))
+
+    def log_sf(self, y: ArrayLike) -> FloatArray:
+        return log_ndtr(-self._z(y))
+
+    def _quantile(self, levels: FloatArray) -> FloatArray:
+        return self._mean + self._stddev * ndtri(levels)[:, None]
+
+    def sample(self, n_samples: int, seed: Seed = None) -> FloatArray:
+        n_samples = _check_n_samples(n_samples)
+        rng = _make_rng(seed)
+        return self._mean + self._stddev * rng.standard_normal((n_samples, self.n_points))
+
+    def to_tfp(self) -> Any:
+        """A ``tfp.distributions.Normal`` with batch shape (n,)."""
+        tfd = _import_tfd()
+        return tfd.Normal(loc=np.array(self._mean), scale=np.array(self._stddev))
+
+    def _take(self, positions: NDArray[np.intp]) -> GaussianPredictive:
+        epi = None if self._epistemic is None else self._epistemic[positions]
+        return GaussianPredictive(self._mean[positions], self._stddev[positions], epi)
+
+
+class MixturePredictive(Predictive):
+    """A Gaussian mixture per point, e.g. the output of a mixture density network [1]_.
+
+    Parameters
+    ----------
+    weights : array_like of shape (n, K)
+        Non-negative; every row must sum to one within 1e-6 (rows are then renormalised).
+        Use :meth:`from_logits` for raw network outputs.
+    locs : array_like of shape (n, K)
+        Component means.
+    scales : array_like of shape (n, K)
+        Component standard deviations, strictly positive.
+    epistemic_variance : array_like of shape (n,), optional
+        Epistemic part of the total variance, when the mixture comes from something that
+        knows it (e.g. an ensemble of MDNs). An MDN alone carries no split.
+
+    Raises
+    ------
+    InputError
+        For shape mismatches, wrong ndim, empty or non-finite input, non-positive scales,
+        negative weights, rows whose weights do not sum to one, or a bad epistemic variance.
+
+    References
+    ----------
+    .. [1] C. M. Bishop, "Mixture density networks", NCRG/94/004, 1994.
+    """
+
+    kind: ClassVar[str] = "mixture"
+
+    def __init__(
+        self,
+        weights: ArrayLike,
+        locs: ArrayLike,
+        scales: ArrayLike,
+        epistemic_variance: ArrayLike | None = None,
+    ) -> None:
+        shape = "(n_points, n_components)"
+        w = _as_float_array("weights", weights, 2, shape)
+        loc = _as_float_array("locs", locs, 2, shape)
+        scale = _as_float_array("scales", scales, 2, shape)
+        _check_same_shape("locs", loc, "weights", w)
+        _check_same_shape("scales", scale, "weights", w)
+        _check_positive("scales", scale)
+        negative = w < 0.0
+        if negative.any():
+            rows = _bad_rows(negative)
+            raise InputError(
+                f"weights must be non-negative, but has negative values in {_rows_text(rows)} "
+                f"(row {int(rows[0])} has {float(w[rows[0]].min())!r}); pass probabilities, or "
+                "raw network outputs to MixturePredictive.from_logits."
+            )
+        sums = w.sum(axis=1)
+        off = np.abs(sums - 1.0) > _WEIGHT_ATOL
+        if off.any():
+            rows = np.flatnonzero(off)
+            raise InputError(
+                f"weights must sum to 1 in every row (within {_WEIGHT_ATOL:g}), but "
+                f"not in {_rows_text(rows)} (row {int(rows[0])} sums to {float(sums[rows[0]])!r}); "
+                "normalise them or use MixturePredictive.from_logits."
+            )
+        self._weights = _frozen(w / sums[:, None])
+        self._locs = _frozen(loc)
+        self._scales = _frozen(scale)
+        mean, var = _mixture_moments(self._weights, loc, scale)
+        self._mean = _frozen(mean)
+        self._variance = _frozen(var)
+        self._epistemic = None
+        self._aleatoric = None
+        if epistemic_variance is not None:
+            epi, alea = _check_split(self.kind, epistemic_variance, self._variance)
+            self._epistemic = _frozen(epi)
+            self._aleatoric = _frozen(alea)
+
+    @classmethod
+    def from_logits(
+        cls,
+        logits: ArrayLike,
+        locs: ArrayLike,
+        scales: ArrayLike,
+        epistemic_variance: ArrayLike | None = None,
+    ) -> MixturePredictive:
+        """Build from unnormalised log-weights with a numerically stable softmax.
+
+        Parameters
+        ----------
+        logits : array_like of shape (n, K)
+            Finite log-weights, e.g. the mixing head of an MDN.
+        locs, scales, epistemic_variance
+            As in the constructor.
+        """
+        z = _as_float_array("logits", logits, 2, "(n_points, n_components)")
+        return cls(softmax(z, axis=1), locs, scales, epistemic_variance)
+
+    def _no_split_reason(self) -> str:
+        return (
+            "a mixture predictive from a mixture density network carries no "
+            "epistemic/aleatoric split; pass epistemic_variance=... or use an ensemble"
+        )
+
+    @property
+    def n_components(self) -> int:
+        """Number of mixture components, ``K``."""
+        return int(self._weights.shape[1])
+
+    @property
+    def weights(self) -> FloatArray:
+        """Mixture weights, ndarray of shape (n, K)."""
+        return self._weights
+
+    @property
+    def locs(self) -> FloatArray:
+        """Component means, ndarray of shape (n, K)."""
+        return self._locs
+
+    @property
+    def scales(self) -> FloatArray:
+        """Component standard deviations, ndarray of shape (n, K)."""
+        return self._scales
+
+    def as_mixture(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return self._weights, self._locs, self._scales
+
+    def _take(self, positions: NDArray[np.intp]) -> MixturePredictive:
+        epi = None if self._epistemic is None else self._epistemic[positions]
+        return MixturePredictive(
+            self._weights[positions], self._locs[positions], self._scales[positions], epi
+        )
+
+    def __repr__(self) -> str:
+        return f"<MixturePredictive n={self.n_points} K={self.n_components}>"
+
+
+class SamplePredictive(Predictive):
+    """A predictive built from ``S`` stochastic passes or ensemble members per point.
+
+    With ``scales`` it is the equal-weight mixture of the per-pass Gaussians
+    ``N(locs[:, s], scales[:, s]**2)`` -- what MC dropout [2]_ with a heteroscedastic head or a
+    deep ensemble [3]_ predicts -- *not* a moment-matched Gaussian. By the law of total
+    variance [4]_::
+
+        epistemic_variance = locs.var(axis=1)            # ddof=0, spread of the pass means
+        aleatoric_variance = (scales ** 2).mean(axis=1)  # mean noise variance
+        variance           = epistemic_variance + aleatoric_variance
+
+    Without ``scales`` the columns are plain samples (``S >= 2``): ``mean`` and ``variance``
+    are the sample mean and population variance, while ``cdf``, ``log_prob``, ``quantile``,
+    ``sample`` and :meth:`as_mixture` use a Gaussian kernel density estimate, i.e. the same
+    equal-weight mixture with every scale equal to Silverman's bandwidth [5]_ of its row,
+    ``h = 0.9 * min(sd, IQR / 1.34) * S**(-1/5)`` (``sd`` when the IQR is zero, and a floor of
+    ``1e-12 * max(1, |mean|)`` when all samples are equal). The smoothed distribution has
+    variance ``variance + h**2``. Plain samples cannot be split into epistemic and aleatoric
+    parts.
+
+    Parameters
+    ----------
+    locs : array_like of shape (n, S)
+        Per-pass predicted means, or plain samples.
+    scales : array_like of shape (n, S), optional
+        Per-pass predicted standard deviations, strictly positive.
+
+    Raises
+    ------
+    InputError
+        For shape mismatches, wrong ndim, empty or non-finite input, non-positive scales, or
+        fewer than two plain samples.
+    """
+
+    kind: ClassVar[str] = "samples"
+
+    def __init__(self, locs: ArrayLike, scales: ArrayLike | None = None) -> None:
+        shape = "(n_points, n_draws)"
+        loc = _as_float_array("locs", locs, 2, shape)
+        self._locs = _frozen(loc)
+        n, s = loc.shape
+        if scales is None:
+            if s < 2:
+                raise InputError(
+                    f"locs holds {s} plain sample per point (shape {loc.shape}) but at least 2 "
+                    "are needed for a density estimate; draw more samples, or pass scales=... "
+                    "to treat each column as a Gaussian."
+                )
+            self._scales = None
+            mean = loc.mean(axis=1)
+            self._mean = _frozen(mean)
+            self._variance = _frozen(loc.var(axis=1))
+            self._bandwidth: FloatArray | None = _frozen(_silverman_bandwidth(loc, mean))
+            self._mix_scales = _frozen(np.repeat(self._bandwidth[:, None], s, axis=1))
+            self._epistemic = None
+            self._aleatoric = None
+        else:
+            scale = _as_float_array("scales", scales, 2, shape)
+            _check_same_shape("scales", scale, "locs", loc)
+            _check_positive("scales", scale)
+            self._scales = _frozen(scale)
+            self._mix_scales = self._scales
+            self._bandwidth = None
+            epi = loc.var(axis=1)
+            alea = np.mean(scale**2, axis=1)
+            self._mean = _frozen(loc.mean(axis=1))
+            self._epistemic = _frozen(epi)
+            self._aleatoric = _frozen(alea)
+            self._variance = _frozen(epi + alea)
+        self._mix_weights = _frozen(np.full((n, s), 1.0 / s))
+
+    def _no_split_reason(self) -> str:
+        return (
+            "a samples predictive built from plain samples (scales=None) cannot split its "
+            "variance into epistemic and aleatoric parts; pass the per-pass scales=... of a "
+            "heteroscedastic head or an ensemble"
+        )
+
+    @property
+    def n_draws(self) -> int:
+        """Number of passes / members / samples per point, ``S``."""
+        return int(self._locs.shape[1])
+
+    @property
+    def is_plain(self) -> bool:
+        """True for plain samples (``scales=None``, kernel density estimate)."""
+        return self._scales is None
+
+    @property
+    def locs(self) -> FloatArray:
+        """Per-pass means or plain samples, ndarray of shape (n, S)."""
+        return self._locs
+
+    @property
+    def scales(self) -> FloatArray | None:
+        """Per-pass standard deviations, ndarray of shape (n, S), or None for plain samples."""
+        return self._scales
+
+    @property
+    def bandwidth(self) -> FloatArray:
+        """Silverman kernel bandwidth per point, ndarray of shape (n,) (plain samples only)."""
+        if self._bandwidth is None:
+            raise UnsupportedOperationError(
+                "a samples predictive with per-pass scales has no kernel bandwidth; the "
+                "mixture uses the scales themselves."
+            )
+        return self._bandwidth
+
+    def as_mixture(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Equal weights ``1/S``, the per-pass locs, and the per-pass (or kernel) scales."""
+        return self._mix_weights, self._locs, self._mix_scales
+
+    def sample(self, n_samples: int, seed: Seed = None) -> FloatArray:
+        """Draw from the mixture (for plain samples: the kernel density estimate).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n)
+        """
+        n_samples = _check_n_samples(n_samples)
+        rng = _make_rng(seed)
+        return _mixture_sample(None, self._locs, self._mix_scales, n_samples, rng)
+
+    def _take(self, positions: NDArray[np.intp]) -> SamplePredictive:
+        scales = None if self._scales is None else self._scales[positions]
+        return SamplePredictive(self._locs[positions], scales)
+
+    def __repr__(self) -> str:
+        plain = " plain" if self.is_plain else ""
+        return f"<SamplePredictive n={self.n_points} S={self.n_draws}{plain}>"
+
+
+def _silverman_bandwidth(samples: FloatArray, mean: FloatArray) -> FloatArray:
+    """Per-row Silverman bandwidth ``0.9 min(sd, IQR/1.34) S^(-1/5)`` with floors.
+
+    Parameters
+    ----------
+    samples : ndarray of shape (n, S), S >= 2
+    mean : ndarray of shape (n,)
+
+    Returns
+    -------
+    ndarray of shape (n,), strictly positive
+    """
+    s = samples.shape[1]
+    sd = samples.std(axis=1, ddof=1)
+    q75, q25 = np.percentile(samples, [75.0, 25.0], axis=1)
+    iqr = (q75 - q25) / 1.34
+    spread = np.where(iqr > 0.0, np.minimum(sd, iqr), sd)
+    h = 0.9 * spread * s ** (-0.2)
+    floor = 1e-12 * np.maximum(1.0, np.abs(mean))
+    return np.maximum(h, floor)
+
+
+def concat(predictives: Sequence[P]) -> P:
+    """Join predictives of the same kind along the points axis.
+
+    Parameters
+    ----------
+    predictives : sequence of Predictive
+        All of one class, with the same number of components ``K`` (mixtures) or draws ``S``
+        (samples), all with or all without an epistemic split, and (samples) all plain or all
+        with scales.
+
+    Returns
+    -------
+    Predictive of the same kind with ``sum(len(p) for p in predictives)`` points.
+
+    Raises
+    ------
+    InputError
+        For an empty sequence or parts that do not match.
+    """
+    parts = list(predictives)
+    if not parts:
+        raise InputError("concat needs at least one predictive; got an empty sequence.")
+    cls = type(parts[0])
+    for i, p in enumerate(parts):
+        if not isinstance(p, Predictive):
+            raise InputError(
+                f"predictives[{i}] is a {type(p).__name__}, not a Predictive; pass "
+                "predictive objects."
+            )
+        if type(p) is not cls:
+            raise InputError(
+                f"predictives[{i}] is a {p.kind} predictive but predictives[0] is a "
+                f"{parts[0].kind} predictive; concat joins one kind only."
+            )
+    splits = {p.has_split for p in parts}
+    if isinstance(parts[0], GaussianPredictive) or isinstance(parts[0], MixturePredictive):
+        if len(splits) > 1:
+            raise InputError(
+                "some predictives carry epistemic_variance and some do not; concat needs all "
+                "or none of them to have the split."
+            )
+    epi = np.concatenate([p.epistemic_variance for p in parts]) if splits == {True} else None
+
+    if isinstance(parts[0], GaussianPredictive):
+        gs: list[GaussianPredictive] = parts  # type: ignore[assignment]
+        out: Predictive = GaussianPredictive(
+            np.concatenate([p.mean for p in gs]), np.concatenate([p.stddev for p in gs]), epi
+        )
+    elif isinstance(parts[0], MixturePredictive):
+        ms: list[MixturePredictive] = parts  # type: ignore[assignment]
+        ks = sorted({p.n_components for p in ms})
+        if len(ks) > 1:
+            raise InputError(
+                f"mixture predictives have different numbers of components {ks}; concat needs "
+                "the same K for all (pad with zero-weight components if needed)."
+            )
+        out = MixturePredictive(
+            np.concatenate([p.weights for p in ms]),
+            np.concatenate([p.locs for p in ms]),
+            np.concatenate([p.scales for p in ms]),
+            epi,
+        )
+    elif isinstance(parts[0], SamplePredictive):
+        ss: list[SamplePredictive] = parts  # type: ignore[assignment]
+        draws = sorted({p.n_draws for p in ss})
+        if len(draws) > 1:
+            raise InputError(
+                f"samples predictives have different numbers of draws {draws}; concat needs "
+                "the same S for all."
+            )
+        plain = {p.is_plain for p in ss}
+        if len(plain) > 1:
+            raise InputError(
+                "some samples predictives are plain samples and some have per-pass scales; "
+                "concat needs all of one sort."
+            )
+        scales = None
+        if plain == {False}:
+            scales = np.concatenate([p.scales for p in ss if p.scales is not None])
+        out = SamplePredictive(np.concatenate([p.locs for p in ss]), scales)
+    else:  # pragma: no cover - a subclass from outside this module
+        raise UnsupportedOperationError(f"concat does not know how to join {cls.__name__} objects.")
+    return out  # type: ignore[return-value]
