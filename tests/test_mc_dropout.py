@@ -36,9 +36,9 @@ def test_shapes_kinds_and_history(fitted):
     assert fitted.predict(X).shape == (40,)
     assert fitted.predict_dist(X, n_passes=7).locs.shape == (40, 7)
     np.testing.assert_allclose(dist.epistemic_variance + dist.aleatoric_variance, dist.variance, rtol=1e-10)
-    hist = fitted.history_
-    assert list(hist.columns) == ["epoch", "train_nll", "val_nll", "val_rmse"]
-    assert hist["train_nll"].iloc[-1] < hist["train_nll"].iloc[0]
+    hist = fitted.trace_
+    assert {"epoch", "elbo", "expected_loglik", "kl", "grad_snr", "val_nll", "val_rmse"} <= set(hist.columns)
+    assert hist["expected_loglik"].iloc[-1] > hist["expected_loglik"].iloc[0]
     assert 0 <= fitted.best_epoch_ < len(hist)
 
 

@@ -7,6 +7,24 @@ Every model has ``fit(X, y)``, ``predict(X)`` and ``predict_dist(X)`` (a
 from __future__ import annotations
 
 from bdl.models.base import BayesianRegressor, load_model
+from bdl.models.ensemble import DeepEnsembleRegressor
+from bdl.models.exact import BayesianLinearRegression, HMCRegressor
 from bdl.models.mc_dropout import MCDropoutRegressor
+from bdl.models.mdn import MixtureDensityRegressor, effective_components
+from bdl.models.svi import SVIConfig, VariationalUnderfittingWarning, fit_svi
+from bdl.models.variational import VariationalBNN
 
-__all__ = ["BayesianRegressor", "MCDropoutRegressor", "load_model"]
+__all__ = [
+    "BayesianLinearRegression",
+    "BayesianRegressor",
+    "HMCRegressor",
+    "DeepEnsembleRegressor",
+    "MCDropoutRegressor",
+    "MixtureDensityRegressor",
+    "SVIConfig",
+    "VariationalBNN",
+    "VariationalUnderfittingWarning",
+    "effective_components",
+    "fit_svi",
+    "load_model",
+]

@@ -40,6 +40,8 @@ class BayesianRegressor:
 
     #: Name of the predictive kind ``predict_dist`` returns ("gaussian", "mixture", "samples").
     predictive_kind: ClassVar[str] = ""
+    #: Float type of the standardised arrays handed to the subclass (networks: float32).
+    _input_dtype: ClassVar[type] = np.float32
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -66,7 +68,7 @@ class BayesianRegressor:
 
     # ------------------------------------------------------------------ data handling
     def _prepare_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Validate, remember feature names and scaling, and return standardised float32 data."""
+        """Validate, remember feature names and scaling, and return standardised data."""
         X, names = check_X(X)
         y = check_y(y, X.shape[0])
         if X.shape[0] < 2:
@@ -79,7 +81,7 @@ class BayesianRegressor:
         self.y_mean_ = float(y.mean())
         y_std = float(y.std())
         self.y_scale_ = y_std if y_std > 1e-12 else 1.0
-        return self._scale_X(X), ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        return self._scale_X(X), ((y - self.y_mean_) / self.y_scale_).astype(self._input_dtype)
 
     def _scale_X(self, X: np.ndarray) -> np.ndarray:
         """Standardise with the training mean and std, then clip to +-``INPUT_CLIP``.
@@ -89,7 +91,7 @@ class BayesianRegressor:
         millions on a new composition and blowing up a ReLU network's prediction.
         """
         z = (X - self.x_mean_) / self.x_scale_
-        return np.clip(z, -INPUT_CLIP, INPUT_CLIP).astype(np.float32)
+        return np.clip(z, -INPUT_CLIP, INPUT_CLIP).astype(self._input_dtype)
 
     def _prepare_predict(self, X: Any) -> np.ndarray:
         self._check_fitted()

@@ -18,10 +18,10 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bdl.errors import InputError
 from bdl.models.base import BayesianRegressor, register
+from bdl.models.svi import SVIConfig, fit_svi
 from bdl.predictive import SamplePredictive
 
 __all__ = ["MCDropoutRegressor"]
@@ -67,9 +67,10 @@ class MCDropoutRegressor(BayesianRegressor):
 
     Attributes
     ----------
-    history_ : DataFrame
-        One row per epoch: ``epoch``, ``train_nll`` (mean NLL + penalty on standardised
-        targets), ``val_nll`` and ``val_rmse`` (in target units; NaN without validation).
+    trace_ : DataFrame
+        One row per epoch from :func:`bdl.models.svi.fit_svi`: ``elbo`` (mean log-likelihood
+        minus the weight-decay term, standardised units), ``expected_loglik``, ``kl`` (the
+        weight-decay term times N), ``grad_snr``, ``val_nll`` and ``val_rmse`` (target units).
     best_epoch_ : int
     n_features_in_ : int
     feature_names_in_ : list of str or None
@@ -228,88 +229,69 @@ class MCDropoutRegressor(BayesianRegressor):
         return np.concatenate(mus).astype(np.float64), np.concatenate(scales).astype(np.float64)
 
     # ------------------------------------------------------------------ public API
+    @property
+    def trainable_variables(self) -> list[Any]:
+        return list(self._vars)
+
+    def elbo_terms(self, x: Any, y: Any, seed: Any) -> tuple[Any, Any]:
+        """Mean Gaussian log-likelihood of a dropout pass over the minibatch, and the KL term.
+
+        Gal & Ghahramani's reading of dropout as variational inference: the L2 penalty
+        ``weight_decay * sum ||W||^2`` per training point is the KL term, so the engine's
+        KL / N gives back exactly the weight-decay objective.
+        """
+        from bdl.models._tf import tf
+
+        mu, scale = self._head(self._forward_train(x, seed))
+        loglik = tf.reduce_mean(-tf.math.log(scale) - 0.5 * tf.square((y - mu) / scale)) - 0.5 * math.log(2 * math.pi)
+        penalty = tf.add_n([tf.reduce_sum(tf.square(w)) for w in self._vars[0::2]])
+        return loglik, self._n_train * self.weight_decay * penalty
+
+    def mc_predict(self, x: np.ndarray, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """mu, scale of shape (n, T) in standardised units (the engine's prediction hook)."""
+        return self._passes_standardised(x, n_samples, seed)
+
     def fit(self, X: Any, y: Any) -> MCDropoutRegressor:
         """Train on features X of shape (n_samples, n_features) and targets y of shape (n_samples,).
+
+        Uses the shared minibatch engine :func:`bdl.models.svi.fit_svi` (Adam/SGD, early stopping
+        on validation NLL with the best weights kept, per-epoch trace, progress bar).
 
         Returns
         -------
         self
         """
         self._check_params()
-        from bdl.models._tf import make_optimizer, tf
-
-        from bdl._progress import progress_bar
-
         Xs, ys = self._prepare_fit(X, y)
         rng = np.random.default_rng(self.random_state)
         n = Xs.shape[0]
         n_val = int(round(self.validation_fraction * n)) if self.validation_fraction > 0 else 0
-        if n_val > 0 and n - n_val < 2:
+        if n - n_val < 2:
             n_val = 0
         order = rng.permutation(n)
         val_idx, tr_idx = order[:n_val], order[n_val:]
-        X_tr, y_tr = tf.constant(Xs[tr_idx]), tf.constant(ys[tr_idx])
         self._build(self._init_weights(Xs.shape[1], rng))
-        opt = make_optimizer(self.optimizer, self.learning_rate)
-        opt.build(self._vars)
-        weights = [v for i, v in enumerate(self._vars) if i % 2 == 0]
-        bs = int(min(self.batch_size, len(tr_idx)))
-        n_tr = len(tr_idx)
-        n_batches = math.ceil(n_tr / bs)
-        wd = tf.constant(self.weight_decay, tf.float32)
-
-        @tf.function(reduce_retracing=True)
-        def train_epoch(perm: Any, seed: Any) -> Any:
-            total = tf.constant(0.0)
-            for i in tf.range(n_batches):
-                idx = perm[i * bs : (i + 1) * bs]
-                xb, yb = tf.gather(X_tr, idx), tf.gather(y_tr, idx)
-                with tf.GradientTape() as tape:
-                    mu, scale = self._head(self._forward_train(xb, tf.stack([seed, tf.cast(i, tf.int64) * 16])))
-                    nll = tf.reduce_mean(tf.math.log(scale) + 0.5 * tf.square((yb - mu) / scale)) + 0.5 * math.log(
-                        2 * math.pi
-                    )
-                    loss = nll + wd * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
-                grads = tape.gradient(loss, self._vars)
-                opt.apply_gradients(zip(grads, self._vars))
-                total += loss * tf.cast(tf.shape(idx)[0], tf.float32)
-            return total / n_tr
-
-        val_passes = min(int(self.n_passes), 30)
-        X_val = Xs[val_idx]
-        y_val = ys[val_idx].astype(np.float64)
-        base_seed = int(rng.integers(2**31))
-        best = (np.inf, 0, [v.numpy() for v in self._vars])
-        rows = []
-        bar = progress_bar(range(int(self.epochs)), desc=f"{type(self).__name__} fit", unit="epoch", enable=self.progress)
-        for epoch in bar:
-            perm = tf.constant(rng.permutation(n_tr).astype(np.int32))
-            train_nll = float(train_epoch(perm, tf.constant(base_seed + epoch, tf.int64)))
-            val_nll = val_rmse = float("nan")
-            if n_val > 0:
-                mu, sc = self._passes_standardised(X_val, val_passes, seed=base_seed - 1 - epoch)
-                val_nll = _mixture_nll(y_val, mu, sc) + math.log(self.y_scale_)
-                val_rmse = float(np.sqrt(np.mean((mu.mean(axis=1) - y_val) ** 2))) * self.y_scale_
-                if val_nll < best[0]:
-                    best = (val_nll, epoch, [v.numpy() for v in self._vars])
-            rows.append({"epoch": epoch, "train_nll": train_nll, "val_nll": val_nll, "val_rmse": val_rmse})
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(train_nll=f"{train_nll:.3f}", val_nll=f"{val_nll:.3f}")
-            if not np.isfinite(train_nll):
-                raise InputError(
-                    "training diverged (non-finite loss); lower learning_rate or check the targets for extreme values."
-                )
-            if n_val > 0 and epoch - best[1] >= self.patience:
-                break
-        if hasattr(bar, "close"):
-            bar.close()
-        if n_val > 0:
-            for v, a in zip(self._vars, best[2]):
-                v.assign(a)
-            self.best_epoch_ = int(best[1])
-        else:
-            self.best_epoch_ = len(rows) - 1
-        self.history_ = pd.DataFrame(rows)
+        self._n_train = float(len(tr_idx))
+        config = SVIConfig(
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            optimizer=self.optimizer,
+            learning_rate=float(self.learning_rate),
+            patience=int(self.patience),
+            val_samples=min(int(self.n_passes), 30),
+            progress=self.progress,
+        )
+        self.trace_, self.best_epoch_ = fit_svi(
+            self,
+            Xs[tr_idx],
+            ys[tr_idx],
+            Xs[val_idx] if n_val else None,
+            ys[val_idx] if n_val else None,
+            config,
+            rng,
+            y_scale=self.y_scale_,
+            name=type(self).__name__,
+        )
         self._predict_seed = int(rng.integers(2**31))
         return self
 
@@ -355,11 +337,3 @@ class MCDropoutRegressor(BayesianRegressor):
         self._predict_seed = int(extra["predict_seed"])
         self.best_epoch_ = int(extra["best_epoch"])
 
-
-def _mixture_nll(y: np.ndarray, mu: np.ndarray, scale: np.ndarray) -> float:
-    """Mean NLL of y (n,) under equal-weight Gaussian mixtures with components (n, T)."""
-    from scipy.special import logsumexp
-
-    z = (y[:, None] - mu) / scale
-    logp = -0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)
-    return float(-np.mean(logsumexp(logp, axis=1) - math.log(mu.shape[1])))
