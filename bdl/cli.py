@@ -97,6 +97,21 @@ def _cmd_bandgap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_uci(args: argparse.Namespace) -> int:
+    from bdl.bench import run_uci, write_json
+
+    result = run_uci(args.data, args.method, splits=args.splits, quick=args.quick, seed=args.seed, progress=args.progress)
+    print(f"{'method':12s} {'test RMSE':>18s} {'test log-lik':>18s} {'wall (s)':>9s}")
+    for method, r in result["methods"].items():
+        print(
+            f"{method:12s} {r['rmse_mean']:9.3f} ± {r['rmse_se']:<6.3f} {r['ll_mean']:9.3f} ± {r['ll_se']:<6.3f} "
+            f"{r['wall_seconds']:9.1f}"
+        )
+    if args.json:
+        print(f"wrote {write_json(result, args.json)}")
+    return 0
+
+
 def _cmd_datasets(args: argparse.Namespace) -> int:
     from bdl.data import DATASETS, list_uci
 
@@ -128,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar")
     p.set_defaults(func=_cmd_bandgap)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bench = p.add_subparsers(dest="suite", required=True)
+    q = bench.add_parser("uci", help="UCI regression protocol of Hernandez-Lobato & Adams / Gal & Ghahramani")
+    q.add_argument("--data", required=True, help="a shipped UCI name (bdl datasets) or a folder in the UCI split layout")
+    q.add_argument("--method", nargs="+", required=True, choices=["mc_dropout", "variational", "ensemble", "mdn"])
+    q.add_argument("--splits", default=None, help="e.g. 0-19 or 0,3,7 (default: all)")
+    q.add_argument("--json", default=None, help="write the results here")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--quick", action="store_true", help="tiny grids and epochs: checks the pipeline only")
+    q.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    q.set_defaults(func=_cmd_bench_uci)
 
     p = sub.add_parser("datasets", help="list the shipped data sets")
     p.set_defaults(func=_cmd_datasets)

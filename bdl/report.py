@@ -17,21 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from bdl.calibration.metrics import interval_coverage, mae, nll, rmse
+from bdl.calibration.metrics import interval_coverage, mae, miscalibration_area, nll, rmse
 from bdl.predictive import Predictive
 
 __all__ = ["holdout_metrics", "holdout_report"]
 
 
 def holdout_metrics(y_true: Any, predictive: Predictive) -> dict[str, float]:
-    """MAE, RMSE, NLL and 90 % / 68 % central-interval coverage of a predictive."""
+    """MAE (of the mean and of the median), RMSE, NLL, 90 % / 68 % central-interval coverage and
+    miscalibration area of a predictive."""
     metrics = {
         "n": int(len(predictive)),
         "mae": mae(y_true, predictive),
+        "mae_median": mae(y_true, predictive, point="median"),
         "rmse": rmse(y_true, predictive),
         "nll": nll(y_true, predictive),
         "coverage_90": interval_coverage(y_true, predictive, 0.9),
         "coverage_68": interval_coverage(y_true, predictive, 0.6827),
+        "miscalibration_area": miscalibration_area(y_true, predictive),
         "mean_std": float(np.mean(predictive.stddev)),
     }
     try:

@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [featurize] [expt_gap] [--quick]``.
+"""Run the benchmarks: ``python -m benchmarks.run [featurize] [expt_gap] [uci] [--quick]``.
 
 Results go to ``benchmarks/results/*.md`` and ``*.json`` with the date and machine.
 """
@@ -6,10 +6,26 @@ Results go to ``benchmarks/results/*.md`` and ``*.json`` with the date and machi
 from __future__ import annotations
 
 import argparse
+import sys
 
-from benchmarks import expt_gap_cv, featurize_speed
+from benchmarks import featurize_speed
 
-SUITES = {"featurize": featurize_speed.run, "expt_gap": expt_gap_cv.run}
+
+def _expt_gap(quick: bool) -> None:
+    from benchmarks import expt_gap_models
+
+    sys.argv = ["expt_gap_models"] + (["--quick"] if quick else [])
+    expt_gap_models.main()
+
+
+def _uci(quick: bool) -> None:
+    from benchmarks import uci
+
+    sys.argv = ["uci"] + (["--quick", "--splits", "0-1"] if quick else [])
+    uci.main()
+
+
+SUITES = {"featurize": featurize_speed.run, "expt_gap": _expt_gap, "uci": _uci}
 
 
 def main() -> None:

@@ -124,3 +124,18 @@ def test_nearly_constant_training_feature_cannot_blow_up_predictions():
     dist = m.predict_dist(new)
     assert np.isfinite(dist.mean).all()
     assert abs(dist.mean[0]) < 10 * np.abs(y).max()
+
+
+def test_holdout_metrics_median_and_miscalibration_area():
+    from bdl.calibration import mae, miscalibration_area
+    from bdl.predictive import GaussianPredictive
+
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=4000)
+    pred = GaussianPredictive(mean, np.ones(4000))
+    y = mean + rng.normal(size=4000)
+    assert miscalibration_area(y, pred) < 0.02
+    assert miscalibration_area(mean + 3 * rng.normal(size=4000), pred) > 0.15  # over-confident
+    skew = SamplePredictive(np.column_stack([np.zeros(4000)] * 3 + [np.full(4000, 10.0)]), np.full((4000, 4), 0.1))
+    zeros = np.zeros(4000)
+    assert mae(zeros, skew, point="median") < 0.2 < mae(zeros, skew) - 2

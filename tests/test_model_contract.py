@@ -27,11 +27,13 @@ FACTORIES = {
         n_samples=30, random_state=seed, **FAST),
     "mdn": lambda seed: MixtureDensityRegressor(n_components=3, hidden_units=(32, 32), random_state=seed, **FAST),
     "ensemble": lambda seed: DeepEnsembleRegressor(n_members=3, hidden_units=(32, 32), random_state=seed, **FAST),
+    "ensemble_mdn": lambda seed: DeepEnsembleRegressor(member="mdn", n_members=2, n_components=2,
+                                                      hidden_units=(16,), random_state=seed, **FAST),
     "bayes_linear": lambda seed: BayesianLinearRegression(),
     "hmc": lambda seed: HMCRegressor(hidden_units=5, n_samples=40, n_burnin=60, n_chains=1, random_state=seed),
 }
 KINDS = {"mc_dropout": "samples", "variational_flipout": "samples", "variational_reparam_mixture": "samples",
-         "mdn": "mixture", "ensemble": "samples", "bayes_linear": "gaussian", "hmc": "samples"}
+         "mdn": "mixture", "ensemble": "samples", "ensemble_mdn": "mixture", "bayes_linear": "gaussian", "hmc": "samples"}
 
 
 def _data(n, seed):

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bdl.calibration.metrics import interval_coverage, mae, nll, rmse
+from bdl.calibration.metrics import interval_coverage, mae, miscalibration_area, nll, point_prediction, rmse
 
-__all__ = ["interval_coverage", "mae", "nll", "rmse"]
+__all__ = ["interval_coverage", "mae", "miscalibration_area", "nll", "point_prediction", "rmse"]

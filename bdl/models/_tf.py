@@ -18,6 +18,17 @@ import tensorflow_probability as tfp  # noqa: E402
 
 tfd = tfp.distributions
 
+
+class _DropRetracingNotes:
+    """Each fitted model owns its compiled functions, so several models in one process make
+    TensorFlow print "triggered tf.function retracing" notes that are not a problem here."""
+
+    def filter(self, record: object) -> bool:
+        return "triggered tf.function retracing" not in str(getattr(record, "msg", ""))
+
+
+tf.get_logger().addFilter(_DropRetracingNotes())
+
 __all__ = ["keras", "tf", "tfp", "tfd", "make_optimizer"]
 
 

@@ -120,6 +120,14 @@ class BayesianRegressor:
     def _set_extra(self, extra: dict[str, Any]) -> None:
         return None
 
+    def _save_parts(self, path: Path) -> None:
+        """Hook: write sub-models (e.g. ensemble members) into folders below ``path``."""
+        return None
+
+    def _load_parts(self, path: Path) -> None:
+        """Hook: read what :meth:`_save_parts` wrote."""
+        return None
+
     def save(self, path: str | Path) -> Path:
         """Save the fitted model to a directory (``config.json`` + ``arrays.npz``; no pickle).
 
@@ -154,6 +162,7 @@ class BayesianRegressor:
             np.savez(fh, **arrays)
         tmp.replace(path / "arrays.npz")
         (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
+        self._save_parts(path)
         return path
 
     @classmethod
@@ -187,6 +196,7 @@ class BayesianRegressor:
         model.x_scale_ = arrays["scaling/x_scale"]
         model._set_extra(config.get("extra", {}))
         model._set_arrays({k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")})
+        model._load_parts(path)
         return model
 
 

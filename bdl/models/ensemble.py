@@ -10,14 +10,16 @@ dropout switched off, so the members share the tested network and training code.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bdl.errors import InputError
-from bdl.models.base import BayesianRegressor, register
+from bdl.models.base import BayesianRegressor, load_model, register
 from bdl.models.mc_dropout import MCDropoutRegressor
-from bdl.predictive import SamplePredictive
+from bdl.models.mdn import MixtureDensityRegressor
+from bdl.predictive import MixturePredictive, SamplePredictive
 
 __all__ = ["DeepEnsembleRegressor"]
 
@@ -29,6 +31,11 @@ class DeepEnsembleRegressor(BayesianRegressor):
     Parameters
     ----------
     n_members : int, default 5
+    member : {"gaussian", "mdn"}, default "gaussian"
+        Heteroscedastic Gaussian nets (Lakshminarayanan et al.), or mixture density networks
+        (the ensemble predictive is then the mixture of all members' components, weights / M).
+    n_components : int, default 5
+        Components per MDN member.
     hidden_units : tuple of int, default (256, 128)
     weight_decay, learning_rate, epochs, batch_size, validation_fraction, patience, min_scale :
         member training settings (see :class:`MCDropoutRegressor`).
@@ -42,11 +49,15 @@ class DeepEnsembleRegressor(BayesianRegressor):
     traces_ : list of DataFrame
     """
 
-    predictive_kind = "samples"
+    @property
+    def predictive_kind(self) -> str:  # type: ignore[override]
+        return "mixture" if self.member == "mdn" else "samples"
 
     def __init__(
         self,
         n_members: int = 5,
+        member: str = "gaussian",
+        n_components: int = 5,
         hidden_units: tuple[int, ...] = (256, 128),
         weight_decay: float = 1e-5,
         learning_rate: float = 1e-3,
@@ -59,6 +70,8 @@ class DeepEnsembleRegressor(BayesianRegressor):
         progress: bool | None = None,
     ) -> None:
         self.n_members = n_members
+        self.member = member
+        self.n_components = n_components
         self.hidden_units = hidden_units
         self.weight_decay = weight_decay
         self.learning_rate = learning_rate
@@ -70,7 +83,21 @@ class DeepEnsembleRegressor(BayesianRegressor):
         self.random_state = random_state
         self.progress = progress
 
-    def _member(self, seed: int) -> MCDropoutRegressor:
+    def _member(self, seed: int) -> MCDropoutRegressor | MixtureDensityRegressor:
+        if self.member == "mdn":
+            return MixtureDensityRegressor(
+                n_components=self.n_components,
+                hidden_units=self.hidden_units,
+                min_scale=self.min_scale,
+                weight_decay=self.weight_decay,
+                learning_rate=self.learning_rate,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                validation_fraction=self.validation_fraction,
+                patience=self.patience,
+                random_state=seed,
+                progress=self.progress,
+            )
         return MCDropoutRegressor(
             hidden_units=self.hidden_units,
             dropout_rate=0.0,
@@ -90,6 +117,8 @@ class DeepEnsembleRegressor(BayesianRegressor):
         """Train the M members on X of shape (n_samples, n_features) and y of shape (n_samples,)."""
         if int(self.n_members) != self.n_members or self.n_members < 1:
             raise InputError(f"n_members must be a positive integer, got {self.n_members!r}.")
+        if self.member not in ("gaussian", "mdn"):
+            raise InputError(f"member must be 'gaussian' or 'mdn', got {self.member!r}.")
         Xs, ys = self._prepare_fit(X, y)
         seeds = np.random.default_rng(self.random_state).integers(2**31, size=int(self.n_members))
         self.members_ = []
@@ -99,9 +128,21 @@ class DeepEnsembleRegressor(BayesianRegressor):
         self.traces_ = [m.trace_ for m in self.members_]
         return self
 
-    def predict_dist(self, X: Any) -> SamplePredictive:
-        """Equal-weight mixture of the M member Gaussians; locs, scales of shape (n, M)."""
+    def predict_dist(self, X: Any) -> SamplePredictive | MixturePredictive:
+        """Equal-weight mixture of the members' predictives.
+
+        Gaussian members: a SamplePredictive with locs, scales of shape (n, M). MDN members: a
+        MixturePredictive with all M*K components (weights divided by M) and, as epistemic
+        variance, the spread of the member means (law of total variance over members).
+        """
         Xs = self._prepare_predict(X)
+        if self.member == "mdn":
+            parts = [m.predict_dist(Xs) for m in self.members_]
+            w = np.concatenate([p.weights for p in parts], axis=1) / len(parts)
+            loc = np.concatenate([p.locs for p in parts], axis=1) * self.y_scale_ + self.y_mean_
+            sc = np.concatenate([p.scales for p in parts], axis=1) * self.y_scale_
+            member_means = np.column_stack([p.mean for p in parts]) * self.y_scale_
+            return MixturePredictive(w, loc, sc, epistemic_variance=member_means.var(axis=1))
         locs, scales = [], []
         for m in self.members_:
             d = m.predict_dist(Xs, n_passes=1)  # deterministic: dropout is off
@@ -115,25 +156,15 @@ class DeepEnsembleRegressor(BayesianRegressor):
         return self.predict_dist(X).mean
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {}
-        for i, m in enumerate(self.members_):
-            for k, v in m._get_arrays().items():
-                arrays[f"m{i:03d}/{k}"] = v
-            arrays[f"m{i:03d}/scaling_mean"] = m.x_mean_
-            arrays[f"m{i:03d}/scaling_scale"] = m.x_scale_
-            arrays[f"m{i:03d}/y"] = np.array([m.y_mean_, m.y_scale_, m._predict_seed, m.best_epoch_], dtype=np.float64)
-        return arrays
+        return {}
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.members_ = []
-        for i in range(int(self.n_members)):
-            p = f"m{i:03d}/"
-            m = self._member(0)
-            m.feature_names_in_ = None
-            m.n_features_in_ = int(self.n_features_in_)
-            m.x_mean_, m.x_scale_ = arrays[p + "scaling_mean"], arrays[p + "scaling_scale"]
-            y_mean, y_scale, seed, best = arrays[p + "y"]
-            m.y_mean_, m.y_scale_, m._predict_seed, m.best_epoch_ = float(y_mean), float(y_scale), int(seed), int(best)
-            m._set_arrays({k[len(p):]: v for k, v in arrays.items() if k.startswith(p + "var_")})
-            self.members_.append(m)
+        return None
 
+    def _save_parts(self, path: Path) -> None:
+        for i, m in enumerate(self.members_):
+            m.save(path / f"member_{i:03d}")
+
+    def _load_parts(self, path: Path) -> None:
+        self.members_ = [load_model(path / f"member_{i:03d}") for i in range(int(self.n_members))]
+        self.traces_ = []

@@ -43,6 +43,15 @@ class MCDropoutRegressor(BayesianRegressor):
     input_dropout : bool, default False
         Also drop input features (Gal's UCI set-up). Off by default, which lets prediction
         compute the first layer once for all passes.
+    noise : {"heteroscedastic", "fixed"}, default "heteroscedastic"
+        Predict the aleatoric scale per input, or use the known ``noise_std`` everywhere
+        (Gal & Ghahramani's UCI protocol, noise precision tau = 1 / noise_std^2).
+    noise_std : float or None
+        Noise standard deviation in target units for ``noise="fixed"``.
+    beta_nll : float, default 0.0
+        Weight each point's NLL by sigma^(2 beta) with the gradient stopped (beta-NLL, Seitzer
+        et al., ICLR 2022). 0 is the plain Gaussian NLL; 0.5 keeps high-noise points from
+        being ignored by the mean, which usually improves its accuracy.
     weight_decay : float, default 1e-5
         L2 penalty on the weights (not biases), added to the mean NLL per point.
     learning_rate : float, default 1e-3
@@ -83,6 +92,9 @@ class MCDropoutRegressor(BayesianRegressor):
         hidden_units: tuple[int, ...] = (256, 128),
         dropout_rate: float = 0.1,
         input_dropout: bool = False,
+        noise: str = "heteroscedastic",
+        noise_std: float | None = None,
+        beta_nll: float = 0.0,
         weight_decay: float = 1e-5,
         learning_rate: float = 1e-3,
         optimizer: str = "adam",
@@ -98,6 +110,9 @@ class MCDropoutRegressor(BayesianRegressor):
         self.hidden_units = hidden_units
         self.dropout_rate = dropout_rate
         self.input_dropout = input_dropout
+        self.noise = noise
+        self.noise_std = noise_std
+        self.beta_nll = beta_nll
         self.weight_decay = weight_decay
         self.learning_rate = learning_rate
         self.optimizer = optimizer
@@ -125,11 +140,15 @@ class MCDropoutRegressor(BayesianRegressor):
             raise InputError(f"min_scale must be positive, got {self.min_scale!r}.")
         if self.optimizer not in ("adam", "sgd"):
             raise InputError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
+        if self.noise not in ("heteroscedastic", "fixed"):
+            raise InputError(f"noise must be 'heteroscedastic' or 'fixed', got {self.noise!r}.")
+        if self.noise == "fixed" and (self.noise_std is None or self.noise_std <= 0):
+            raise InputError("noise='fixed' needs a positive noise_std (in target units).")
 
     # ------------------------------------------------------------------ network
     def _init_weights(self, n_in: int, rng: np.random.Generator) -> list[np.ndarray]:
         """Glorot-uniform weights and zero biases: [W0, b0, W1, b1, ..., W_out, b_out]."""
-        sizes = [n_in, *map(int, self.hidden_units), 2]
+        sizes = [n_in, *map(int, self.hidden_units), 2 if self.noise == "heteroscedastic" else 1]
         arrays: list[np.ndarray] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             limit = math.sqrt(6.0 / (a + b))
@@ -147,6 +166,8 @@ class MCDropoutRegressor(BayesianRegressor):
         from bdl.models._tf import tf
 
         mu = out[..., 0]
+        if self.noise == "fixed":
+            return mu, tf.ones_like(mu) * float(self.noise_std / self.y_scale_)
         scale = tf.nn.softplus(out[..., 1]) + tf.constant(self.min_scale, tf.float32)
         return mu, scale
 
@@ -190,7 +211,7 @@ class MCDropoutRegressor(BayesianRegressor):
             h = tf.matmul(h, self._vars[2 * layer]) + self._vars[2 * layer + 1]
             if layer < n_layers - 1:
                 h = tf.nn.relu(h)
-        mu, scale = self._head(tf.reshape(h, [n_passes, m, 2]))
+        mu, scale = self._head(tf.reshape(h, [n_passes, m, -1]))
         return mu, scale
 
     def _get_predict_fn(self) -> Any:
@@ -243,7 +264,11 @@ class MCDropoutRegressor(BayesianRegressor):
         from bdl.models._tf import tf
 
         mu, scale = self._head(self._forward_train(x, seed))
-        loglik = tf.reduce_mean(-tf.math.log(scale) - 0.5 * tf.square((y - mu) / scale)) - 0.5 * math.log(2 * math.pi)
+        point = -tf.math.log(scale) - 0.5 * tf.square((y - mu) / scale) - 0.5 * math.log(2 * math.pi)
+        if self.beta_nll > 0:
+            # beta-NLL (Seitzer et al. 2022): weight each point by stop_gradient(sigma^(2 beta))
+            point = point * tf.stop_gradient(tf.pow(scale, 2.0 * self.beta_nll))
+        loglik = tf.reduce_mean(point)
         penalty = tf.add_n([tf.reduce_sum(tf.square(w)) for w in self._vars[0::2]])
         return loglik, self._n_train * self.weight_decay * penalty
 

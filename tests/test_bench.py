@@ -1,0 +1,84 @@
+"""`bdl bench uci` on a folder it has never seen."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bdl.bench import parse_splits, run_uci
+from bdl.errors import InputError
+
+
+def _write_uci(folder, n=120, n_splits=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=n) * 0.3
+    folder.mkdir()
+    np.savetxt(folder / "data.txt", np.column_stack([X, y]))
+    (folder / "index_features.txt").write_text("0\n1\n2\n")
+    (folder / "index_target.txt").write_text("3\n")
+    (folder / "n_splits.txt").write_text(f"{n_splits}\n")
+    for k in range(n_splits):
+        perm = rng.permutation(n)
+        (folder / f"index_train_{k}.txt").write_text("\n".join(map(str, perm[: int(0.9 * n)])))
+        (folder / f"index_test_{k}.txt").write_text("\n".join(map(str, perm[int(0.9 * n):])))
+    return folder
+
+
+def test_parse_splits():
+    assert parse_splits("0-2,5", 20) == [0, 1, 2, 5]
+    assert parse_splits(None, 3) == [0, 1, 2]
+    with pytest.raises(InputError, match="do not exist"):
+        parse_splits("0-25", 20)
+    with pytest.raises(InputError, match="look like"):
+        parse_splits("a-b", 20)
+
+
+def test_cli_runs_an_unseen_folder_and_writes_json(tmp_path):
+    folder = _write_uci(tmp_path / "mydata")
+    out = tmp_path / "res.json"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    res = subprocess.run(
+        [sys.executable, "-m", "bdl.cli", "bench", "uci", "--data", str(folder), "--method", "mc_dropout", "mdn",
+         "--splits", "0-1", "--quick", "--json", str(out), "--no-progress"],
+        capture_output=True, text=True, env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert data["dataset"] == "mydata" and data["splits"] == [0, 1]
+    for method in ("mc_dropout", "mdn"):
+        r = data["methods"][method]
+        assert {"rmse_mean", "rmse_se", "ll_mean", "ll_se", "wall_seconds"} <= set(r)
+        assert len(r["per_split"]) == 2 and np.isfinite(r["rmse_mean"]) and r["rmse_se"] >= 0
+        rmses = [e["rmse"] for e in r["per_split"]]
+        assert r["rmse_se"] == pytest.approx(np.std(rmses, ddof=1) / np.sqrt(2))
+
+
+def test_grid_choice_uses_only_the_training_split(tmp_path, monkeypatch):
+    """Hyper-parameters are picked on the last 20 % of the training rows, never the test rows."""
+    import bdl.bench as bench
+
+    folder = _write_uci(tmp_path / "d2", n_splits=1)
+    seen = []
+    real_score = bench._score
+
+    def spy(model, X, y):
+        seen.append(X.copy())
+        return real_score(model, X, y)
+
+    monkeypatch.setattr(bench, "_score", spy)
+    run_uci(folder, ["mc_dropout"], quick=True, progress=False, log=None)
+    from bdl.data import load_uci
+
+    X_tr, _, X_te, _ = load_uci(folder).train_test(0)
+    cut = int(0.8 * len(X_tr))
+    *grid_calls, final = seen
+    assert len(grid_calls) >= 2
+    for X in grid_calls:
+        np.testing.assert_array_equal(X, X_tr[cut:])
+    np.testing.assert_array_equal(final, X_te)
