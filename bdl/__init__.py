@@ -6,6 +6,8 @@ Submodules load on first use, so ``import bdl`` is cheap and never starts Tensor
 - :mod:`bdl.features`    vectorised Magpie composition descriptors (no TensorFlow)
 - :mod:`bdl.predictive`  predictive distributions (Gaussian, mixture, samples; numpy only)
 - :mod:`bdl.models`      Bayesian neural networks (TensorFlow)
+- :mod:`bdl.calibration` calibration metrics, recalibration, plots and the calibration report
+- :mod:`bdl.bench`       the UCI benchmark protocol
 - :mod:`bdl.errors`      the exceptions raised for user mistakes
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"data", "errors", "features", "models", "predictive", "report", "cli"}
+_SUBMODULES = {"bench", "calibration", "cli", "data", "errors", "features", "models", "predictive", "splits"}
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]
 

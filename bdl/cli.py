@@ -52,10 +52,11 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 def _cmd_bandgap(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from bdl.calibration.metrics import interval_coverage, mae, nll, rmse
+    from bdl.calibration.report import calibration_report, prediction_frame
     from bdl.data import load_matbench_expt_gap
     from bdl.features import featurize
     from bdl.models import MCDropoutRegressor
-    from bdl.report import holdout_report
 
     df = load_matbench_expt_gap()
     X = featurize(df["composition"])
@@ -69,31 +70,45 @@ def _cmd_bandgap(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model.fit(X[~test], y[~test])
     fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     pred = model.predict_dist(X[test])
-    predict_s = time.perf_counter() - t0
     out = Path(args.output)
     model_dir = model.save(out / "model")
-    metrics = holdout_report(
-        y[test],
+    y_test = y[test]
+    report = calibration_report(
+        y_test,
         pred,
-        out,
         title="MC-dropout band-gap model on held-out matbench_expt_gap compositions",
         info={
             "data": "matbench_expt_gap (Zhuo et al. 2018, via Matbench v0.1)",
             "model": repr(model),
             "best_epoch": model.best_epoch_,
             "fit_seconds": round(fit_s, 2),
-            "predict_seconds": round(predict_s, 3),
             "saved_model": str(model_dir),
         },
-        ids=df["composition"].to_numpy()[test],
     )
-    print(f"held-out MAE  {metrics['mae']:.3f} eV")
-    print(f"held-out RMSE {metrics['rmse']:.3f} eV")
-    print(f"held-out NLL  {metrics['nll']:.3f} nats")
-    print(f"90 % interval coverage {metrics['coverage_90']:.3f} (nominal 0.90)")
+    report.save(out)
+    frame = prediction_frame(y_test, pred)
+    frame.insert(0, "composition", df["composition"].to_numpy()[test])
+    frame.to_csv(out / "predictions.csv", index=False)
+    print(f"held-out MAE  {mae(y_test, pred):.3f} eV (median as point prediction: {mae(y_test, pred, 'median'):.3f} eV)")
+    print(f"held-out RMSE {rmse(y_test, pred):.3f} eV")
+    print(f"held-out NLL  {nll(y_test, pred):.3f} nats")
+    print(f"90 % interval coverage {interval_coverage(y_test, pred, 0.9):.3f} (nominal 0.90)")
+    print(f"verdict: {report.verdict[0]}")
     print(f"fit {fit_s:.1f} s (best epoch {model.best_epoch_}), report: {out / 'report.html'}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bdl.calibration.report import calibration_report, read_predictions
+
+    y, pred = read_predictions(args.predictions)
+    report = calibration_report(y, pred, title=args.title or f"Calibration report: {Path(args.predictions).name}",
+                                info={"predictions": str(args.predictions), "kind": pred.kind, "n": len(pred)})
+    out = report.save(args.output)
+    for sentence in report.verdict:
+        print(sentence)
+    print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
     return 0
 
 
@@ -143,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar")
     p.set_defaults(func=_cmd_bandgap)
+
+    p = sub.add_parser("report", help="calibration report from a CSV of predictions")
+    p.add_argument("--predictions", required=True,
+                   help="CSV with y_true and either mean,std or w_k,mu_k,sigma_k or s_0..s_(n-1)")
+    p.add_argument("-o", "--output", required=True, help="folder for metrics.json and report.html")
+    p.add_argument("--title", default=None)
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("bench", help="benchmarks")
     bench = p.add_subparsers(dest="suite", required=True)

@@ -49,7 +49,17 @@ def main() -> None:
     args = parser.parse_args()
     from bdl.data import load_matbench_expt_gap
     from bdl.features import featurize
-    from bdl.report import holdout_metrics
+    from bdl.calibration import metrics as M
+
+    def holdout_metrics(y_true, pred) -> dict:
+        return {
+            "mae": M.mae(y_true, pred),
+            "mae_median": M.mae(y_true, pred, point="median"),
+            "rmse": M.rmse(y_true, pred),
+            "nll": M.nll(y_true, pred),
+            "coverage_90": M.interval_coverage(y_true, pred, 0.9),
+            "miscalibration_area": M.miscalibration_area(y_true, pred),
+        }
     from bdl.splits import kfold_indices
 
     df = load_matbench_expt_gap()

@@ -35,11 +35,13 @@ def test_bandgap_main_job_writes_report(tmp_path):
     res = _run("bdl.cli", "bandgap", "-o", str(tmp_path / "bg"), "--epochs", "4", "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "held-out MAE" in res.stdout and "90 % interval coverage" in res.stdout
-    metrics = json.loads((tmp_path / "bg" / "metrics.json").read_text())["metrics"]
-    assert metrics["n"] == 921 and 0 < metrics["mae"] < 2.0
+    record = json.loads((tmp_path / "bg" / "metrics.json").read_text())
+    assert 0 < record["metrics"]["model"]["mae"] < 2.0 and record["verdict"]
     html = (tmp_path / "bg" / "report.html").read_text()
-    assert "data:image/png;base64," in html and "interval" in html
+    assert "data:image/png;base64," in html and "Verdict" in html
     assert (tmp_path / "bg" / "model" / "arrays.npz").exists()
+    preds = pd.read_csv(tmp_path / "bg" / "predictions.csv")
+    assert len(preds) == 921 and {"composition", "y_true", "w_0", "mu_0", "sigma_0"} <= set(preds.columns)
 
 
 def test_discovery_loop_pools_lists_shipped_pools():
