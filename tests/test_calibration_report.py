@@ -29,11 +29,14 @@ def _gauss(n=600, true_scale=1.0, seed=0):
 
 @pytest.mark.parametrize(("scale", "word"), [(2.0, "Over-confident"), (0.4, "Under-confident"), (1.0, "Calibrated")])
 def test_verdict_says_which_way_and_by_how_much(scale, word):
-    y, pred = _gauss(true_scale=scale)
+    y, pred = _gauss(n=3000, true_scale=scale)
     head = verdict(y, pred)[0]
     assert head.startswith(word)
-    if word == "Over-confident":
-        assert "2 times wider" in head or "1.9 times wider" in head or "2.1 times wider" in head
+    if word != "Calibrated":
+        import re
+
+        factor = float(re.search(r"about ([0-9.]+) times", head).group(1))
+        assert factor == pytest.approx(scale if scale > 1 else 1 / scale, rel=0.1)
 
 
 def test_verdict_names_where_calibration_fails():

@@ -72,25 +72,30 @@ def verdict(y_true: Any, predictive: Predictive, level: float = 0.9) -> list[str
         the coverage and the factor the spread would need); the others say where and what the
         PIT and z-scores add.
     """
+    from scipy.special import ndtri
+
     y = np.asarray(y_true, dtype=float)
-    cov = M.interval_coverage(y, predictive, level)
-    # root mean squared z-score: the factor that std scaling would apply (exact for Gaussians)
-    factor = float(np.sqrt(np.mean(M.z_scores(y, predictive) ** 2)))
+    expected, observed = M.calibration_curve(y, predictive)
+    signed = float(np.mean(observed - expected))  # < 0: intervals hold too few points
     area = M.miscalibration_area(y, predictive)
-    if cov < level - 0.05:
+    c50, cov = M.interval_coverage(y, predictive, 0.5), M.interval_coverage(y, predictive, level)
+    abs_z = np.abs(M.z_scores(y, predictive))
+    # the factor on the spread that would make the central intervals hold their share, judged at
+    # the level that is further off (robust to a few huge errors, unlike the RMS z-score)
+    at = level if abs(cov - level) >= abs(c50 - 0.5) else 0.5
+    factor = float(np.quantile(abs_z, at) / ndtri(0.5 + at / 2))
+    coverages = f"{c50:.0%} of the observed values fall inside the 50% intervals and {cov:.0%} inside the {level:.0%} intervals"
+    if area < 0.03:
+        head = f"Calibrated: {coverages} (miscalibration area {area:.3f}; 0 is perfect)."
+    elif signed < 0:
         head = (
-            f"Over-confident: only {cov:.0%} of the observed values fall inside the {level:.0%} predictive "
-            f"intervals; the uncertainty is too small and would need to be about {factor:.2g} times wider."
-        )
-    elif cov > min(level + 0.05, 0.995):
-        head = (
-            f"Under-confident: {cov:.0%} of the observed values fall inside the {level:.0%} predictive intervals; "
-            f"the uncertainty is larger than the errors warrant (about {1 / factor:.2g} times too wide)."
+            f"Over-confident: only {coverages}; the uncertainty is too small (miscalibration area {area:.3f}). "
+            f"At the {at:.0%} level the spread would need to be about {factor:.2g} times wider."
         )
     else:
         head = (
-            f"Calibrated at the {level:.0%} level: {cov:.0%} of the observed values fall inside the {level:.0%} "
-            f"intervals (miscalibration area {area:.3f}; 0 is perfect)."
+            f"Under-confident: {coverages}; the uncertainty is larger than the errors warrant (miscalibration area "
+            f"{area:.3f}). At the {at:.0%} level the spread is about {1 / max(factor, 1e-12):.2g} times too wide."
         )
     out = [head]
     where = _where(y, predictive, level)
@@ -103,6 +108,11 @@ def verdict(y_true: Any, predictive: Predictive, level: float = 0.9) -> list[str
             "distribution is off, not only its width; look at the PIT histogram."
         )
     z = M.z_score_stats(y, predictive)
+    if z["variance"] > 3 and abs(cov - level) < 0.05:
+        out.append(
+            f"A few errors lie far outside the intervals (z-score variance {z['variance']:.2g}; 1 is ideal): rare "
+            "large misses that the stated uncertainty does not anticipate."
+        )
     if abs(z["mean"]) > 0.25:
         out.append(
             f"The errors are biased: the mean z-score is {z['mean']:+.2f} (predictions are "
