@@ -107,12 +107,63 @@ class BayesianRegressor:
         if not hasattr(self, "y_scale_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first.")
 
-    # ------------------------------------------------------------------ persistence
-    def _get_arrays(self) -> dict[str, np.ndarray]:
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictive mean, ndarray of shape (n_samples,)."""
+        return self.predict_dist(X).mean
+
+    def predict_dist(self, X: Any) -> Any:  # pragma: no cover - every model overrides it
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ training
+    def _fit_engine(
+        self, Xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator, build: Any, **config: Any
+    ) -> np.ndarray:
+        """Hold out ``validation_fraction`` of the rows, build the network, train it with
+        :func:`bdl.models.svi.fit_svi`, and set ``trace_`` and ``best_epoch_``.
+
+        Parameters
+        ----------
+        Xs, ys : standardised training data
+        rng : the fit's random generator (split first, then ``build(rng)``, then training)
+        build : callable taking the generator; creates the network's variables
+        **config : settings of :class:`bdl.models.svi.SVIConfig`
+
+        Returns
+        -------
+        ndarray of int
+            The rows used for training (the others were the validation split).
+        """
+        from bdl.models.svi import SVIConfig, fit_svi
+
+        n = Xs.shape[0]
+        fraction = float(getattr(self, "validation_fraction", 0.0))
+        n_val = int(round(fraction * n)) if fraction > 0 else 0
+        if n - n_val < 2:
+            n_val = 0
+        order = rng.permutation(n)
+        val_idx, tr_idx = order[:n_val], order[n_val:]
+        build(rng)
+        self._n_train = float(len(tr_idx))
+        self.trace_, self.best_epoch_ = fit_svi(
+            self,
+            Xs[tr_idx],
+            ys[tr_idx],
+            Xs[val_idx] if n_val else None,
+            ys[val_idx] if n_val else None,
+            SVIConfig(**config),
+            rng,
+            y_scale=self.y_scale_,
+            name=type(self).__name__,
+        )
+        return tr_idx
+
+    # ------------------------------------------------------------------ persistence
+    def _get_arrays(self) -> dict[str, np.ndarray]:
+        """Default state: the list of variables ``self._vars`` (networks built by ``_build``)."""
+        return {f"var_{i:02d}": v.numpy() for i, v in enumerate(self._vars)}
+
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
+        self._build([arrays[k] for k in sorted(arrays)])
 
     def _get_extra(self) -> dict[str, Any]:
         return {}

@@ -151,10 +151,6 @@ class DeepEnsembleRegressor(BayesianRegressor):
         loc = np.column_stack(locs) * self.y_scale_ + self.y_mean_
         return SamplePredictive(loc, np.column_stack(scales) * self.y_scale_)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictive mean, ndarray of shape (n_samples,)."""
-        return self.predict_dist(X).mean
-
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {}
 

@@ -92,9 +92,6 @@ class BayesianLinearRegression(BayesianRegressor):
         total = epi + self.noise_std_**2
         return GaussianPredictive(mean * self.y_scale_ + self.y_mean_, np.sqrt(total), epistemic_variance=epi)
 
-    def predict(self, X: Any) -> np.ndarray:
-        return self.predict_dist(X).mean
-
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {"coef_mean": self.coef_mean_, "coef_cov": self.coef_cov_, "noise_std": np.array(self.noise_std_)}
 
@@ -219,9 +216,6 @@ class HMCRegressor(BayesianRegressor):
         mu = np.einsum("snh,sho->sno", h, s["w2"])[..., 0] + s["b2"]
         scale = np.broadcast_to(np.exp(s["log_noise"])[:, None], mu.shape)
         return SamplePredictive(mu.T * self.y_scale_ + self.y_mean_, scale.T * self.y_scale_)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.predict_dist(X).mean
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return dict(self.samples_)

@@ -21,7 +21,6 @@ import numpy as np
 
 from bdl.errors import InputError
 from bdl.models.base import BayesianRegressor, register
-from bdl.models.svi import SVIConfig, fit_svi
 from bdl.predictive import SamplePredictive
 
 __all__ = ["MCDropoutRegressor"]
@@ -289,15 +288,11 @@ class MCDropoutRegressor(BayesianRegressor):
         self._check_params()
         Xs, ys = self._prepare_fit(X, y)
         rng = np.random.default_rng(self.random_state)
-        n = Xs.shape[0]
-        n_val = int(round(self.validation_fraction * n)) if self.validation_fraction > 0 else 0
-        if n - n_val < 2:
-            n_val = 0
-        order = rng.permutation(n)
-        val_idx, tr_idx = order[:n_val], order[n_val:]
-        self._build(self._init_weights(Xs.shape[1], rng))
-        self._n_train = float(len(tr_idx))
-        config = SVIConfig(
+        self._fit_engine(
+            Xs,
+            ys,
+            rng,
+            lambda r: self._build(self._init_weights(Xs.shape[1], r)),
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             optimizer=self.optimizer,
@@ -305,17 +300,6 @@ class MCDropoutRegressor(BayesianRegressor):
             patience=int(self.patience),
             val_samples=min(int(self.n_passes), 30),
             progress=self.progress,
-        )
-        self.trace_, self.best_epoch_ = fit_svi(
-            self,
-            Xs[tr_idx],
-            ys[tr_idx],
-            Xs[val_idx] if n_val else None,
-            ys[val_idx] if n_val else None,
-            config,
-            rng,
-            y_scale=self.y_scale_,
-            name=type(self).__name__,
         )
         self._predict_seed = int(rng.integers(2**31))
         return self
@@ -344,17 +328,7 @@ class MCDropoutRegressor(BayesianRegressor):
         mu, sc = self._passes_standardised(Xs, T, self._predict_seed if seed is None else int(seed))
         return SamplePredictive(mu * self.y_scale_ + self.y_mean_, sc * self.y_scale_)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictive mean, ndarray of shape (n_samples,)."""
-        return self.predict_dist(X).mean
-
     # ------------------------------------------------------------------ persistence hooks
-    def _get_arrays(self) -> dict[str, np.ndarray]:
-        return {f"var_{i:02d}": v.numpy() for i, v in enumerate(self._vars)}
-
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self._build([arrays[k] for k in sorted(arrays)])
-
     def _get_extra(self) -> dict[str, Any]:
         return {"predict_seed": self._predict_seed, "best_epoch": self.best_epoch_}
 

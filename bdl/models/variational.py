@@ -35,7 +35,7 @@ import numpy as np
 
 from bdl.errors import InputError
 from bdl.models.base import BayesianRegressor, register
-from bdl.models.svi import SVIConfig, diagnose_underfitting, fit_svi, warn_if_underfitting
+from bdl.models.svi import diagnose_underfitting, warn_if_underfitting
 from bdl.predictive import SamplePredictive
 
 __all__ = ["VariationalBNN"]
@@ -387,14 +387,11 @@ class VariationalBNN(BayesianRegressor):
         self._check_params()
         Xs, ys = self._prepare_fit(X, y)
         rng = np.random.default_rng(self.random_state)
-        n = Xs.shape[0]
-        n_val = int(round(self.validation_fraction * n)) if self.validation_fraction > 0 else 0
-        if n - n_val < 2:
-            n_val = 0
-        order = rng.permutation(n)
-        val_idx, tr_idx = order[:n_val], order[n_val:]
-        self._build(self._init_arrays(Xs.shape[1], rng))
-        config = SVIConfig(
+        tr_idx = self._fit_engine(
+            Xs,
+            ys,
+            rng,
+            lambda r: self._build(self._init_arrays(Xs.shape[1], r)),
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             optimizer=self.optimizer,
@@ -408,17 +405,6 @@ class VariationalBNN(BayesianRegressor):
             max_batch_size=int(self.max_batch_size),
             patience=int(self.patience),
             progress=self.progress,
-        )
-        self.trace_, self.best_epoch_ = fit_svi(
-            self,
-            Xs[tr_idx],
-            ys[tr_idx],
-            Xs[val_idx] if n_val else None,
-            ys[val_idx] if n_val else None,
-            config,
-            rng,
-            y_scale=self.y_scale_,
-            name=type(self).__name__,
         )
         self._predict_seed = int(rng.integers(2**31))
         probe = Xs[tr_idx[: min(len(tr_idx), 2000)]]
@@ -442,10 +428,6 @@ class VariationalBNN(BayesianRegressor):
             raise InputError(f"n_samples must be a positive integer, got {n_samples!r}.")
         mu, sc = self.mc_predict(Xs, S, self._predict_seed if seed is None else int(seed))
         return SamplePredictive(mu * self.y_scale_ + self.y_mean_, sc * self.y_scale_)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictive mean, ndarray of shape (n_samples,)."""
-        return self.predict_dist(X).mean
 
     def posterior(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Posterior means and standard deviations per parameter, in standardised units."""
