@@ -400,7 +400,7 @@ def test_importing_the_module_does_not_import_pyplot() -> None:
 @pytest.mark.parametrize("name", list(PLOTS_WITH_Y))
 def test_length_mismatch_names_the_argument(name: str) -> None:
     y, p = _gaussian(20)
-    with pytest.raises(InputError, match=r"y_true has 19 values but the predictive has 20 rows"):
+    with pytest.raises(InputError, match=r"y_true has 19 values but the gaussian predictive has 20 points"):
         PLOTS_WITH_Y[name](y[:19], p)
 
 
@@ -408,7 +408,7 @@ def test_length_mismatch_names_the_argument(name: str) -> None:
 def test_nan_in_y_true_names_the_rows(name: str) -> None:
     y, p = _gaussian(20)
     y[[3, 11]] = np.nan
-    with pytest.raises(InputError, match=r"y_true has NaN or infinite values in rows \[3, 11\]"):
+    with pytest.raises(InputError, match=r"y_true has NaN or infinite values at row\(s\) 3, 11"):
         PLOTS_WITH_Y[name](y, p)
 
 

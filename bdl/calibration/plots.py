@@ -51,6 +51,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from bdl.calibration import metrics as M
 from bdl.errors import InputError
 from bdl.predictive import Predictive
 
@@ -102,39 +103,6 @@ def _check_predictive(predictive: Any, name: str = "predictive") -> Predictive:
     return predictive
 
 
-def _check_y_true(y_true: ArrayLike, predictive: Any, name: str = "y_true") -> FloatArray:
-    """Validate observed values against a predictive; return float64 of shape (n,)."""
-    predictive = _check_predictive(predictive)
-    try:
-        y = np.array(y_true, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"{name} must be a numeric array of shape (n_points,), but it could not be "
-            f"converted to float64 ({exc})."
-        ) from None
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise InputError(
-            f"{name} must be 1-D of shape (n_points,) = ({len(predictive)},), got shape "
-            f"{y.shape}; pass one observed value per predictive row."
-        )
-    if len(y) != len(predictive):
-        raise InputError(
-            f"{name} has {len(y)} values but the predictive has {len(predictive)} rows; pass "
-            "one observed value per predictive row, in the same order."
-        )
-    bad = ~np.isfinite(y)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise InputError(
-            f"{name} has NaN or infinite values in rows {_rows_text(rows)} (row {int(rows[0])} "
-            f"is {float(y[rows[0]])!r}); drop those rows from both {name} and the predictive "
-            "(predictive[mask]) before plotting."
-        )
-    return y
-
-
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool):
         raise InputError(f"{name} must be an int >= {minimum}, got {value!r}.")
@@ -177,47 +145,6 @@ def _axes_or_new(ax: Axes | None, figsize: tuple[float, float] = _SINGLE_FIGSIZE
 # --------------------------------------------------------------------------------------------
 # the little maths the plots draw
 # --------------------------------------------------------------------------------------------
-
-
-def _pit(y: FloatArray, predictive: Predictive) -> FloatArray:
-    """Probability integral transform ``F_i(y_i)``, ndarray of shape (n,)."""
-    return np.clip(np.asarray(predictive.cdf(y), dtype=np.float64), 0.0, 1.0)
-
-
-def _reliability_curve(pit: FloatArray, levels: FloatArray) -> FloatArray:
-    """Observed share of points inside the central ``level`` interval, for each level.
-
-    A point lies inside the central interval of level ``p`` when its PIT lies in
-    ``[(1 - p) / 2, (1 + p) / 2]``, i.e. ``|PIT - 1/2| <= p / 2`` (no quantiles needed).
-    """
-    dist = np.sort(np.abs(pit - 0.5))
-    return np.searchsorted(dist, levels / 2.0, side="right") / len(pit)
-
-
-def _miscalibration_area(levels: FloatArray, observed: FloatArray) -> float:
-    """Trapezoid integral of ``|observed - expected|`` over the expected levels."""
-    gap = np.abs(observed - levels)
-    return float(np.sum(0.5 * (gap[1:] + gap[:-1]) * np.diff(levels)))
-
-
-def _binned_rmv_rmse(
-    err: FloatArray, var: FloatArray, n_bins: int
-) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
-    """RMV and RMSE in equal-count bins of predicted variance (Levi et al. 2022).
-
-    Returns
-    -------
-    rmv, rmse : ndarray of shape (k,)
-        ``sqrt(mean(var))`` and ``sqrt(mean(err**2))`` per bin, bins in increasing ``var``.
-    counts : ndarray of shape (k,)
-        Points per bin; ``k = min(n_bins, n)``.
-    """
-    order = np.argsort(var, kind="stable")
-    groups = [g for g in np.array_split(order, min(n_bins, len(order))) if len(g)]
-    rmv = np.array([np.sqrt(np.mean(var[g])) for g in groups])
-    rmse = np.array([np.sqrt(np.mean(err[g] ** 2)) for g in groups])
-    counts = np.array([len(g) for g in groups], dtype=np.intp)
-    return rmv, rmse, counts
 
 
 def _uniform_bin_band(n: int, n_bins: int, confidence: float) -> tuple[float, float]:
@@ -320,13 +247,12 @@ def plot_reliability(
     InputError
         For a length mismatch, non-finite ``y_true``, or ``n_levels < 2``.
     """
-    y = _check_y_true(y_true, predictive)
+    y = M._check_inputs(y_true, predictive)
     n_levels = _check_int("n_levels", n_levels, 2)
     ax = _axes_or_new(ax)
 
-    levels = np.linspace(0.0, 1.0, n_levels)
-    observed = _reliability_curve(_pit(y, predictive), levels)
-    area = _miscalibration_area(levels, observed)
+    levels, observed = M.calibration_curve(y, predictive, n_levels=n_levels)
+    area = M.miscalibration_area(y, predictive, n_levels=n_levels)
 
     ax.plot([0.0, 1.0], [0.0, 1.0], ls="--", color=_C_IDEAL, lw=1.0, label="ideal")
     ax.fill_between(
@@ -385,12 +311,12 @@ def plot_pit_histogram(
         For a length mismatch, non-finite ``y_true``, ``n_bins < 1`` or ``confidence``
         outside (0, 1).
     """
-    y = _check_y_true(y_true, predictive)
+    y = M._check_inputs(y_true, predictive)
     n_bins = _check_int("n_bins", n_bins, 1)
     confidence = _check_open_unit("confidence", confidence, "0.95")
     ax = _axes_or_new(ax)
 
-    pit = _pit(y, predictive)
+    pit = M.pit(y, predictive)
     n = len(pit)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     counts, _ = np.histogram(pit, bins=edges)
@@ -454,7 +380,7 @@ def plot_parity(
     InputError
         For a length mismatch, non-finite ``y_true`` or ``level`` outside (0, 1).
     """
-    y = _check_y_true(y_true, predictive)
+    y = M._check_inputs(y_true, predictive)
     level = _check_open_unit("level", level, "0.9")
     ax = _axes_or_new(ax)
 
@@ -519,14 +445,14 @@ def plot_error_vs_std(
     InputError
         For a length mismatch, non-finite ``y_true`` or ``n_bins < 1``.
     """
-    y = _check_y_true(y_true, predictive)
+    y = M._check_inputs(y_true, predictive)
     n_bins = _check_int("n_bins", n_bins, 1)
     ax = _axes_or_new(ax)
 
-    err = y - np.asarray(predictive.mean, dtype=np.float64)
-    var = np.asarray(predictive.variance, dtype=np.float64)
-    rmv, rmse, counts = _binned_rmv_rmse(err, var, n_bins)
-    ence = float(np.mean(np.abs(rmv - rmse) / rmv))
+    n_bins = min(n_bins, len(y))
+    curve = M.rmv_rmse_curve(y, predictive, n_bins=n_bins)
+    rmv, rmse, counts = (curve[c].to_numpy() for c in ("rmv", "rmse", "n"))
+    ence = M.ence(y, predictive, n_bins=n_bins)
 
     top = float(max(rmv.max(), rmse.max())) * 1.08
     ax.plot([0.0, top], [0.0, top], ls="--", color=_C_IDEAL, lw=1.0, label="ideal (RMSE = RMV)")
@@ -585,7 +511,7 @@ def plot_ordered_intervals(
         For a length mismatch, non-finite ``y_true``, ``level`` outside (0, 1) or
         ``max_points < 2``.
     """
-    y = _check_y_true(y_true, predictive)
+    y = M._check_inputs(y_true, predictive)
     level = _check_open_unit("level", level, "0.9")
     max_points = _check_int("max_points", max_points, 2)
     ax = _axes_or_new(ax)
@@ -814,7 +740,7 @@ def plot_two_predictives(
         if arr.ndim == 0:
             truth = float(arr)
         else:
-            y_all = None if arr.size == 1 else _check_y_true(arr, first)
+            y_all = None if arr.size == 1 else M._check_inputs(arr, first)
             truth = float(arr.ravel()[0]) if y_all is None else float(y_all[idx])
         if not np.isfinite(truth):
             raise InputError(f"y_true for row {idx} is {truth!r}; pass a finite observed value.")
@@ -891,7 +817,7 @@ def calibration_figure(
     InputError
         As the panel functions.
     """
-    y = _check_y_true(y_true, predictive)
+    y = M._check_inputs(y_true, predictive)
     level = _check_open_unit("level", level, "0.9")
     fig = Figure(figsize=(16.5, 10.0), layout="constrained")
     axes = fig.subplots(2, 3)
