@@ -107,6 +107,10 @@ def test_user_mistakes_give_clear_errors(tmp_path):
         m.fit(X, y[:-1])
     with pytest.raises(InputError, match="dropout_rate"):
         MCDropoutRegressor(dropout_rate=1.5).fit(X, y)
+    with pytest.raises(InputError, match="beta_nll"):
+        MCDropoutRegressor(beta_nll=-1).fit(X, y)
+    with pytest.raises(InputError, match="noise_std"):
+        MCDropoutRegressor(noise="fixed").fit(X, y)
     m.fit(X, y)
     with pytest.raises(InputError, match="features"):
         m.predict(X[:, :1])

@@ -139,6 +139,8 @@ class MCDropoutRegressor(BayesianRegressor):
             raise InputError(f"min_scale must be positive, got {self.min_scale!r}.")
         if self.optimizer not in ("adam", "sgd"):
             raise InputError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
+        if not 0.0 <= self.beta_nll <= 1.0:
+            raise InputError(f"beta_nll must be in [0, 1] (0: plain NLL, 0.5: beta-NLL), got {self.beta_nll!r}.")
         if self.noise not in ("heteroscedastic", "fixed"):
             raise InputError(f"noise must be 'heteroscedastic' or 'fixed', got {self.noise!r}.")
         if self.noise == "fixed" and (self.noise_std is None or self.noise_std <= 0):
