@@ -214,9 +214,6 @@ def run_uci(
 
 def write_json(result: dict[str, Any], path: str | Path) -> Path:
     """Write a result dict to ``path`` atomically (parent folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(path)
-    return path
+    from bdl._io import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(result, indent=2))

@@ -13,34 +13,21 @@ import sys
 import time
 from pathlib import Path
 
-from bdl.errors import BDLError, InputError
+from bdl.errors import BDLError
 
 __all__ = ["main"]
-
-
-def _read_csv(path: str):
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"input file {path} does not exist; check the path.")
-    try:
-        return pd.read_csv(p, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a readable CSV file ({exc}).") from exc
 
 
 def _cmd_featurize(args: argparse.Namespace) -> int:
     from bdl.features import featurize_dataframe
 
-    df = _read_csv(args.input)
+    from bdl._io import atomic_write_text, read_csv
+
+    df = read_csv(args.input)
     t0 = time.perf_counter()
     out = featurize_dataframe(df, args.formula_column, errors=args.errors, impute_nan=not args.no_impute)
     dt = time.perf_counter() - t0
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(args.output) + ".tmp")
-    out.to_csv(tmp, index=False)
-    tmp.replace(args.output)
+    atomic_write_text(args.output, out.to_csv(index=False))
     msg = f"featurised {len(df)} rows in {dt:.2f} s -> {args.output}"
     if args.errors == "coerce":
         n_bad = int((~out["featurized_ok"]).sum())

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 from benchmarks._common import RESULTS, write_result
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
-from scipy.special import ndtr
 
 from bdl.calibration import metrics as M
 from bdl.errors import InputError

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bdl._io import atomic_write_text, read_csv
+from bdl._validation import format_rows
 from bdl.calibration import metrics as M
 from bdl.errors import InputError
 from bdl.predictive import GaussianPredictive, MixturePredictive, Predictive, SamplePredictive
@@ -203,8 +205,8 @@ class CalibrationReport:
             "metrics": self.metrics,
             "info": self.info,
         }
-        _atomic_write(out / "metrics.json", json.dumps(record, indent=2, default=_json_default))
-        _atomic_write(out / "report.html", self.to_html())
+        atomic_write_text(out / "metrics.json", json.dumps(record, indent=2, default=_json_default))
+        atomic_write_text(out / "report.html", self.to_html())
         return out
 
 
@@ -230,12 +232,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _metric_dict(table: pd.DataFrame) -> dict[str, float]:
@@ -350,13 +346,7 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
         layouts, incomplete mixture columns, non-numeric or missing values, non-positive std,
         mixture weights not summing to one, fewer than two sample columns.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"predictions file {path} does not exist; check the path.")
-    try:
-        df = pd.read_csv(p, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path} is not a readable CSV file ({exc}).") from exc
+    df = read_csv(path, what="predictions file")
     cols = [str(c).strip() for c in df.columns]
     df.columns = cols
     if "y_true" not in cols:
@@ -381,7 +371,7 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
             col = block.columns[bad.any().to_numpy()][0]
             rows = np.flatnonzero(bad[col].to_numpy())
             raise InputError(
-                f"column {col!r} has missing or non-numeric values in row(s) {_rows(rows)} of {path}; fix or drop them."
+                f"column {col!r} has missing or non-numeric values in row(s) {format_rows(rows)} of {path}; fix or drop them."
             )
         return block.to_numpy(dtype=float)
 
@@ -390,7 +380,7 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
         mean, std = numeric(["mean", "std"]).T
         bad = np.flatnonzero(std <= 0)
         if len(bad):
-            raise InputError(f"column 'std' must be positive; row(s) {_rows(bad)} are not (first value {std[bad[0]]!r}).")
+            raise InputError(f"column 'std' must be positive; row(s) {format_rows(bad)} are not (first value {std[bad[0]]!r}).")
         return y, GaussianPredictive(mean, std)
     if layouts[0] == "mixture":
         ks = sorted(set(mix["w"]) | set(mix.get("mu", [])) | set(mix.get("sigma", [])))
@@ -404,12 +394,12 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
         bad = np.flatnonzero(np.abs(w.sum(axis=1) - 1) > 1e-6)
         if len(bad):
             raise InputError(
-                f"mixture weights w_0..w_{ks[-1]} must sum to one in every row; row(s) {_rows(bad)} sum to "
+                f"mixture weights w_0..w_{ks[-1]} must sum to one in every row; row(s) {format_rows(bad)} sum to "
                 f"{w[bad[0]].sum():.6g} (first)."
             )
         bad_r, bad_c = np.nonzero(sigma <= 0)
         if len(bad_r):
-            raise InputError(f"column 'sigma_{ks[bad_c[0]]}' must be positive; row(s) {_rows(np.unique(bad_r))} are not.")
+            raise InputError(f"column 'sigma_{ks[bad_c[0]]}' must be positive; row(s) {format_rows(np.unique(bad_r))} are not.")
         return y, MixturePredictive(w, mu, sigma)
     if len(samples) < 2:
         raise InputError(f"{path} has {len(samples)} sample column; a sample predictive needs at least two (s_0, s_1, ...).")
@@ -433,9 +423,3 @@ def prediction_frame(y_true: Any, predictive: Predictive) -> pd.DataFrame:
         for k in range(w.shape[1]):
             frame.update({f"w_{k}": w[:, k], f"mu_{k}": mu[:, k], f"sigma_{k}": sigma[:, k]})
     return pd.DataFrame(frame)
-
-
-def _rows(rows: np.ndarray, limit: int = 10) -> str:
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    return shown + (f" (and {len(rows) - limit} more)" if len(rows) > limit else "")
-

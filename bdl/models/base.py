@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bdl._io import atomic_write_text
 from bdl._validation import check_X, check_y
 from bdl.errors import DataFileError, InputError, NotFittedError
 
@@ -65,6 +66,19 @@ class BayesianRegressor:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ shared checks
+    def _check_network_params(self, allow_linear: bool = False) -> None:
+        """Check ``hidden_units``, ``validation_fraction`` and ``min_scale`` (when present)."""
+        units = tuple(self.hidden_units)
+        if (not units and not allow_linear) or any(int(u) != u or u < 1 for u in units):
+            what = "a tuple of positive integers (empty: a linear model)" if allow_linear else (
+                "a non-empty tuple of positive integers")
+            raise InputError(f"hidden_units must be {what}, got {self.hidden_units!r}.")
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise InputError(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}.")
+        if getattr(self, "min_scale", 1.0) <= 0:
+            raise InputError(f"min_scale must be positive, got {self.min_scale!r}.")
 
     # ------------------------------------------------------------------ data handling
     def _prepare_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +226,7 @@ class BayesianRegressor:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
         tmp.replace(path / "arrays.npz")
-        (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
+        atomic_write_text(path / "config.json", json.dumps(config, indent=2, default=_json_default))
         self._save_parts(path)
         return path
 

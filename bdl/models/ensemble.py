@@ -84,34 +84,21 @@ class DeepEnsembleRegressor(BayesianRegressor):
         self.progress = progress
 
     def _member(self, seed: int) -> MCDropoutRegressor | MixtureDensityRegressor:
-        if self.member == "mdn":
-            return MixtureDensityRegressor(
-                n_components=self.n_components,
-                hidden_units=self.hidden_units,
-                min_scale=self.min_scale,
-                weight_decay=self.weight_decay,
-                learning_rate=self.learning_rate,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                validation_fraction=self.validation_fraction,
-                patience=self.patience,
-                random_state=seed,
-                progress=self.progress,
-            )
-        return MCDropoutRegressor(
+        shared = dict(
             hidden_units=self.hidden_units,
-            dropout_rate=0.0,
+            min_scale=self.min_scale,
             weight_decay=self.weight_decay,
             learning_rate=self.learning_rate,
             epochs=self.epochs,
             batch_size=self.batch_size,
-            n_passes=1,
             validation_fraction=self.validation_fraction,
             patience=self.patience,
-            min_scale=self.min_scale,
             random_state=seed,
             progress=self.progress,
         )
+        if self.member == "mdn":
+            return MixtureDensityRegressor(n_components=self.n_components, **shared)
+        return MCDropoutRegressor(dropout_rate=0.0, n_passes=1, **shared)
 
     def fit(self, X: Any, y: Any) -> DeepEnsembleRegressor:
         """Train the M members on X of shape (n_samples, n_features) and y of shape (n_samples,)."""

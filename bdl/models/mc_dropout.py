@@ -126,17 +126,11 @@ class MCDropoutRegressor(BayesianRegressor):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        units = tuple(self.hidden_units)
-        if len(units) == 0 or any(int(u) != u or u < 1 for u in units):
-            raise InputError(f"hidden_units must be a non-empty tuple of positive integers, got {self.hidden_units!r}.")
+        self._check_network_params()
         if not 0.0 <= self.dropout_rate < 1.0:
             raise InputError(f"dropout_rate must be in [0, 1), got {self.dropout_rate!r}.")
         if self.epochs < 1 or self.batch_size < 1 or self.n_passes < 1:
             raise InputError("epochs, batch_size and n_passes must all be positive integers.")
-        if not 0.0 <= self.validation_fraction < 0.5:
-            raise InputError(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}.")
-        if self.min_scale <= 0:
-            raise InputError(f"min_scale must be positive, got {self.min_scale!r}.")
         if self.optimizer not in ("adam", "sgd"):
             raise InputError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
         if not 0.0 <= self.beta_nll <= 1.0:

@@ -98,13 +98,7 @@ class MixtureDensityRegressor(BayesianRegressor):
     def _check_params(self) -> None:
         if int(self.n_components) != self.n_components or self.n_components < 1:
             raise InputError(f"n_components must be a positive integer, got {self.n_components!r}.")
-        units = tuple(self.hidden_units)
-        if len(units) == 0 or any(int(u) != u or u < 1 for u in units):
-            raise InputError(f"hidden_units must be a non-empty tuple of positive integers, got {self.hidden_units!r}.")
-        if self.min_scale <= 0:
-            raise InputError(f"min_scale must be positive, got {self.min_scale!r}.")
-        if not 0.0 <= self.validation_fraction < 0.5:
-            raise InputError(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}.")
+        self._check_network_params()
 
     def _init_weights(self, n_in: int, rng: np.random.Generator) -> list[np.ndarray]:
         k = int(self.n_components)

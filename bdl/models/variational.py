@@ -168,11 +168,7 @@ class VariationalBNN(BayesianRegressor):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        units = tuple(self.hidden_units)
-        if any(int(u) != u or u < 1 for u in units):
-            raise InputError(
-                f"hidden_units must be a tuple of positive integers (empty: a linear model), got {self.hidden_units!r}."
-            )
+        self._check_network_params(allow_linear=True)
         if self.noise == "fixed" and (self.noise_std is None or self.noise_std <= 0):
             raise InputError("noise='fixed' needs a positive noise_std (in target units).")
         if self.estimator not in _ESTIMATORS:
@@ -187,8 +183,6 @@ class VariationalBNN(BayesianRegressor):
             raise InputError("posterior_init_std and min_scale must be positive.")
         if self.n_samples < 1:
             raise InputError(f"n_samples must be a positive integer, got {self.n_samples!r}.")
-        if not 0.0 <= self.validation_fraction < 0.5:
-            raise InputError(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}.")
 
     # ------------------------------------------------------------------ variables
     def _layer_sizes(self, n_in: int) -> list[int]:
