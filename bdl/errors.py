@@ -16,6 +16,9 @@ __all__ = [
     "DataFileError",
     "NotFittedError",
     "UnsupportedOperationError",
+    "OracleError",
+    "LedgerError",
+    "LedgerLockedError",
 ]
 
 
@@ -59,3 +62,18 @@ class FormulaError(InputError):
             + "\n".join(lines)
             + "\nFix or remove these rows, or pass errors='coerce' to get NaN rows and a mask."
         )
+
+
+class OracleError(InputError):
+    """An oracle's measurements are unusable: missing or unknown IDs, duplicates, NaN, bad file.
+
+    Raised before anything is written to a campaign ledger, so a bad lab file loses nothing.
+    """
+
+
+class LedgerError(BDLError, ValueError):
+    """A campaign ledger is missing, of another campaign, or inconsistent with the request."""
+
+
+class LedgerLockedError(LedgerError):
+    """Another process is running a campaign on this ledger; only one may write to it."""
