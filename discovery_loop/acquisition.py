@@ -1,0 +1,860 @@
+"""Acquisition functions: one score per candidate from a predictive distribution.
+
+Every function here is a pure function of a :class:`bdl.predictive.Predictive` (Gaussian,
+Gaussian mixture, or samples -- the last two through :meth:`~bdl.predictive.Predictive.as_mixture`,
+so an MC-dropout or ensemble predictive is scored as the mixture of its per-pass Gaussians, not
+as a moment-matched Gaussian) and of the best value measured so far. They share one call
+signature, so a campaign runner can treat them alike::
+
+    f(pred, *, best=None, maximize=True, seed=None, **params) -> ndarray of shape (n,)
+
+and **higher is always better**: minimisation is handled inside (``maximize=False`` scores the
+improvement *below* ``best``). Choosing a batch from the scores is a separate step
+(:mod:`discovery_loop.batch`).
+
+======================  ==============================================  ====  =====  ====
+name                    score                                           best  seed   log
+======================  ==============================================  ====  =====  ====
+``"greedy"``            predictive mean (pure exploitation)
+``"ucb"``               ``mean + sqrt(beta) * stddev`` [2]_
+``"ei"``                expected improvement, exact for mixtures [1]_   yes
+``"log_ei"``            ``log`` of EI, stable far below ``best`` [3]_   yes          yes
+``"pi"``                probability of improvement [5]_                 yes
+``"log_pi"``            ``log`` of PI                                   yes          yes
+``"thompson"``          one draw per candidate from the predictive [4]_       yes
+``"max_variance"``      total predictive variance
+``"max_epistemic"``     epistemic variance (needs the split)
+``"window"``            ``P(low <= Y <= high)``
+``"log_window"``        ``log P(low <= Y <= high)``                                  yes
+``"random"``            uniform random numbers (a baseline)                   yes
+======================  ==============================================  ====  =====  ====
+
+``ACQUISITIONS`` maps these names to the functions; :func:`get_acquisition` binds parameters
+(checked at once) and returns a :class:`BoundAcquisition`, a callable
+``score(pred, best=None, maximize=True, seed=None)``.
+
+Expected improvement of a mixture is exact: the improvement ``max(Y - best, 0)`` is linear in
+the density, so for ``Y ~ sum_k w_k N(m_k, s_k^2)`` it is ``sum_k w_k s_k h(z_k)`` with
+``z_k = (m_k - best) / s_k`` and ``h(z) = phi(z) + z Phi(z)`` [1]_. Its logarithm is
+``logsumexp_k(log w_k + log s_k + log h(z_k))`` where ``log h`` follows Ament et al. [3]_:
+direct for ``z > -1``, ``log phi(z) + log1mexp(log(|z| Phi(z) / phi(z)))`` through the scaled
+complementary error function ``erfcx`` below, and the asymptote ``log phi(z) - 2 log|z|`` for
+``z < -1/sqrt(eps)``. So ``log_ei`` stays finite and monotone where EI itself underflows to 0
+(``z`` of about -38 and below), which keeps a ranking among candidates that all look hopeless.
+
+References
+----------
+.. [1] D. R. Jones, M. Schonlau and W. J. Welch, "Efficient global optimization of expensive
+   black-box functions", J. Global Optim. 13, 455-492 (1998).
+.. [2] N. Srinivas, A. Krause, S. M. Kakade and M. Seeger, "Gaussian process optimization in
+   the bandit setting: no regret and experimental design", ICML 2010.
+.. [3] S. Ament, S. Daulton, D. Eriksson, M. Balandat and E. Bakshy, "Unexpected improvements
+   to expected improvement for Bayesian optimization", NeurIPS 2023 (LogEI).
+.. [4] W. R. Thompson, "On the likelihood that one unknown probability exceeds another in view
+   of the evidence of two samples", Biometrika 25, 285-294 (1933).
+.. [5] H. J. Kushner, "A new method of locating the maximum point of an arbitrary multipeak
+   curve in the presence of noise", J. Basic Eng. 86, 97-106 (1964).
+.. [6] X. Lu and B. Van Roy, "Ensemble sampling", NeurIPS 2017 (one ensemble member as one
+   posterior function draw: ``thompson(..., shared_draw=True)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import erf, erfcx, log_ndtr, logsumexp, ndtr
+
+from bdl.errors import InputError, UnsupportedOperationError
+from bdl.predictive import Predictive, SamplePredictive
+
+__all__ = [
+    "ACQUISITIONS",
+    "AcquisitionFunction",
+    "BoundAcquisition",
+    "expected_improvement",
+    "get_acquisition",
+    "greedy_mean",
+    "log_expected_improvement",
+    "log_h",
+    "log_probability_of_improvement",
+    "log_window_probability",
+    "max_epistemic_variance",
+    "max_variance",
+    "probability_of_improvement",
+    "random_scores",
+    "thompson_sampling",
+    "upper_confidence_bound",
+    "window_probability",
+]
+
+FloatArray = NDArray[np.float64]
+Seed = int | np.integer | np.random.Generator | None
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_LOG_SQRT_PI_DIV_2 = 0.5 * math.log(math.pi / 2.0)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+#: Below this z the log1mexp term of log h is replaced by its leading order -2 log|z| [3].
+_NEG_INV_SQRT_EPS = -1.0 / math.sqrt(np.finfo(np.float64).eps)
+#: Below this (flipped) upper bound a window probability is computed in log space.
+_LOG_WINDOW_SWITCH = -20.0
+
+
+class AcquisitionFunction(Protocol):
+    """The call signature every acquisition function in this module has."""
+
+    def __call__(
+        self,
+        pred: Predictive,
+        *,
+        best: float | None = None,
+        maximize: bool = True,
+        seed: Seed = None,
+        **params: Any,
+    ) -> FloatArray: ...
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks
+# --------------------------------------------------------------------------------------------
+
+
+def _check_pred(pred: Any, name: str) -> Predictive:
+    if not isinstance(pred, Predictive):
+        raise InputError(
+            f"acquisition {name!r} needs a bdl.predictive.Predictive (Gaussian, mixture or "
+            f"samples), got {type(pred).__name__}; call the model's predict_dist(X) first."
+        )
+    return pred
+
+
+def _check_maximize(maximize: Any) -> bool:
+    if not isinstance(maximize, (bool, np.bool_)):
+        raise InputError(
+            f"maximize must be True or False, got {maximize!r} ({type(maximize).__name__})."
+        )
+    return bool(maximize)
+
+
+def _check_best(best: Any, name: str, maximize: bool) -> float:
+    which = "largest" if maximize else "smallest"
+    if best is None:
+        raise InputError(
+            f"acquisition {name!r} needs best=..., the {which} value measured so far; before "
+            "the first measurement use 'ucb', 'greedy', 'thompson' or a variance acquisition."
+        )
+    try:
+        value = float(best)
+    except (TypeError, ValueError):
+        raise InputError(f"best must be a number, got {best!r} ({type(best).__name__}).") from None
+    if not math.isfinite(value):
+        raise InputError(
+            f"best must be finite, got {value!r}; pass the {which} value measured so far."
+        )
+    return value
+
+
+def _check_real(name: str, value: Any, *, minimum: float | None = None, allow_inf: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be a number, got the bool {value!r}.")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r} ({type(value).__name__}).") from None
+    if math.isnan(out) or (not allow_inf and math.isinf(out)):
+        raise InputError(f"{name} must be a finite number, got {out!r}.")
+    if minimum is not None and out < minimum:
+        raise InputError(f"{name} must be >= {minimum:g}, got {out!r}.")
+    return out
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
+def _check_window(low: Any, high: Any) -> tuple[float, float]:
+    if low is None or high is None:
+        raise InputError(
+            "the window acquisition needs low=... and high=..., the target interval of the "
+            "property (e.g. low=1.1, high=1.7 for a photovoltaic band gap in eV); use "
+            "-inf or inf for a one-sided window."
+        )
+    lo = _check_real("low", low, allow_inf=True)
+    hi = _check_real("high", high, allow_inf=True)
+    if not lo < hi:
+        raise InputError(f"the window needs low < high, got low={lo!r}, high={hi!r}; swap them.")
+    if math.isinf(lo) and math.isinf(hi):
+        raise InputError(
+            "the window (-inf, inf) holds every value, so every candidate scores 1; give at "
+            "least one finite bound."
+        )
+    return lo, hi
+
+
+def _make_rng(seed: Seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))):
+        return np.random.default_rng(seed)
+    raise InputError(
+        f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}."
+    )
+
+
+def _signed_mixture(pred: Predictive, maximize: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The mixture of ``Y`` (maximise) or of ``-Y`` (minimise): weights, locs, scales (n, K)."""
+    w, loc, scale = pred.as_mixture()
+    return w, (loc if maximize else -loc), scale
+
+
+# --------------------------------------------------------------------------------------------
+# numerics
+# --------------------------------------------------------------------------------------------
+
+
+def _log1mexp(x: FloatArray) -> FloatArray:
+    """``log(1 - exp(x))`` for ``x < 0``, accurate on both sides of ``-log 2`` (Maechler 2012)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def log_h(z: FloatArray) -> FloatArray:
+    """``log(phi(z) + z * Phi(z))``, the log of the standardised expected improvement.
+
+    Accurate and finite for ``z`` in about ``[-1e150, 1e300]`` (Ament et al. 2023, eq. 9 and
+    the BoTorch helper ``_log_ei_helper``).
+
+    Parameters
+    ----------
+    z : ndarray
+        Standardised improvement ``(mean - best) / stddev``.
+
+    Returns
+    -------
+    ndarray of the shape of ``z``
+    """
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    upper = z > -1.0
+    zu = z[upper]
+    out[upper] = np.log(np.exp(-0.5 * zu * zu) * _INV_SQRT_2PI + zu * ndtr(zu))
+    zl = z[~upper]
+    if zl.size:
+        with np.errstate(over="ignore"):
+            log_phi = -0.5 * zl * zl - _LOG_SQRT_2PI
+        z_eps = np.maximum(zl, _NEG_INV_SQRT_EPS)
+        # w = log(|z| Phi(z) / phi(z)) < 0, through erfcx so nothing underflows
+        w = np.log(erfcx(-z_eps * _INV_SQRT2) * np.abs(z_eps)) + _LOG_SQRT_PI_DIV_2
+        out[~upper] = log_phi + np.where(zl > _NEG_INV_SQRT_EPS, _log1mexp(w), -2.0 * np.log(np.abs(zl)))
+    return out
+
+
+def _h(z: FloatArray) -> FloatArray:
+    """``phi(z) + z Phi(z)``, exact on the upper side and via :func:`log_h` below ``z = -1``."""
+    z = np.asarray(z, dtype=np.float64)
+    upper = z > -1.0
+    with np.errstate(over="ignore", under="ignore"):
+        direct = np.exp(-0.5 * z * z) * _INV_SQRT_2PI + z * ndtr(z)
+    return np.where(upper, direct, np.exp(log_h(np.minimum(z, -1.0))))
+
+
+def _ndtr_diff(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``Phi(b) - Phi(a)`` for ``a < b`` without cancellation, plus the flipped bounds.
+
+    Windows that straddle 0 use ``(erf(b/sqrt2) + erf(-a/sqrt2)) / 2`` (two positive terms);
+    windows wholly above 0 are mirrored to lie below 0, where ``ndtr`` is relatively accurate.
+
+    Returns
+    -------
+    diff, a2, b2 : ndarray
+        The difference and the mirrored bounds (``b2 <= 0`` unless the window straddles 0).
+    """
+    flip = a > 0.0
+    a2 = np.where(flip, -b, a)
+    b2 = np.where(flip, -a, b)
+    straddle = (a2 <= 0.0) & (b2 > 0.0)
+    diff = np.where(
+        straddle,
+        0.5 * (erf(b2 * _INV_SQRT2) + erf(-a2 * _INV_SQRT2)),
+        ndtr(b2) - ndtr(a2),
+    )
+    return np.maximum(diff, 0.0), a2, b2
+
+
+def _log_ndtr_diff(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``log(Phi(b) - Phi(a))`` for ``a < b``, finite far into both tails."""
+    diff, a2, b2 = _ndtr_diff(a, b)
+    deep = b2 < _LOG_WINDOW_SWITCH
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = np.log(diff)
+        lb = log_ndtr(b2)
+        tail = lb + _log1mexp(np.minimum(log_ndtr(a2) - lb, -1e-300))
+    return np.where(deep, tail, direct)
+
+
+# --------------------------------------------------------------------------------------------
+# the acquisition functions
+# --------------------------------------------------------------------------------------------
+
+
+def greedy_mean(
+    pred: Predictive, *, best: float | None = None, maximize: bool = True, seed: Seed = None
+) -> FloatArray:
+    """Pure exploitation: the predictive mean (its negative when minimising).
+
+    Parameters
+    ----------
+    pred : Predictive
+        ``n`` candidates.
+    best, seed
+        Ignored (uniform signature).
+    maximize : bool, default True
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    pred = _check_pred(pred, "greedy")
+    mean = np.array(pred.mean, dtype=np.float64)
+    return mean if _check_maximize(maximize) else -mean
+
+
+def upper_confidence_bound(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    beta: float = 4.0,
+) -> FloatArray:
+    """Upper confidence bound ``mean + sqrt(beta) * stddev`` (GP-UCB, Srinivas et al. 2010).
+
+    When minimising the score is ``-(mean - sqrt(beta) * stddev)``, the negated lower bound.
+    ``stddev`` is the *total* predictive standard deviation (for a mixture, of the whole
+    mixture), as in BoTorch's ``UpperConfidenceBound``.
+
+    Parameters
+    ----------
+    pred : Predictive
+    best, seed
+        Ignored.
+    maximize : bool, default True
+    beta : float, default 4.0
+        Non-negative trade-off; ``sqrt(beta)`` standard deviations are added (4.0 -> 2 sd).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    References
+    ----------
+    .. [1] N. Srinivas et al., "Gaussian process optimization in the bandit setting: no
+       regret and experimental design", ICML 2010.
+    """
+    pred = _check_pred(pred, "ucb")
+    beta = _check_real("beta", beta, minimum=0.0)
+    sign = 1.0 if _check_maximize(maximize) else -1.0
+    return sign * np.asarray(pred.mean, dtype=np.float64) + math.sqrt(beta) * np.asarray(pred.stddev)
+
+
+def _standardised_improvement(
+    pred: Predictive, best: float, maximize: bool, xi: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    w, loc, scale = _signed_mixture(pred, maximize)
+    threshold = (best if maximize else -best) + xi
+    return w, scale, (loc - threshold) / scale
+
+
+def expected_improvement(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    xi: float = 0.0,
+) -> FloatArray:
+    """Expected improvement ``E[max(Y - best - xi, 0)]``, exact for Gaussian mixtures.
+
+    For ``Y ~ sum_k w_k N(m_k, s_k^2)`` it is ``sum_k w_k s_k h((m_k - best - xi) / s_k)``
+    with ``h(z) = phi(z) + z Phi(z)`` (Jones et al. 1998). When minimising it is
+    ``E[max(best - xi - Y, 0)]``. Far below ``best`` the value underflows to 0; rank such
+    candidates with :func:`log_expected_improvement`.
+
+    Parameters
+    ----------
+    pred : Predictive
+    best : float
+        Best value measured so far (the largest when maximising, the smallest when minimising).
+    maximize : bool, default True
+    seed
+        Ignored.
+    xi : float, default 0.0
+        Non-negative margin an improvement must exceed.
+
+    Returns
+    -------
+    ndarray of shape (n,), non-negative
+
+    Raises
+    ------
+    InputError
+        If ``best`` is missing or not finite, or ``xi`` is negative.
+
+    References
+    ----------
+    .. [1] D. R. Jones, M. Schonlau and W. J. Welch, J. Global Optim. 13, 455-492 (1998).
+    """
+    pred = _check_pred(pred, "ei")
+    maximize = _check_maximize(maximize)
+    best = _check_best(best, "ei", maximize)
+    xi = _check_real("xi", xi, minimum=0.0)
+    w, scale, z = _standardised_improvement(pred, best, maximize, xi)
+    return np.sum(w * scale * _h(z), axis=1)
+
+
+def log_expected_improvement(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    xi: float = 0.0,
+) -> FloatArray:
+    """``log`` of :func:`expected_improvement`, computed in log space (LogEI, Ament et al. 2023).
+
+    ``logsumexp_k(log w_k + log s_k + log h(z_k))`` with the stable ``log h`` of
+    :func:`log_h`; finite and increasing in the mean even where EI underflows to 0. Zero-weight
+    components contribute nothing.
+
+    Parameters
+    ----------
+    pred, best, maximize, seed, xi
+        As in :func:`expected_improvement`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    References
+    ----------
+    .. [1] S. Ament, S. Daulton, D. Eriksson, M. Balandat and E. Bakshy, "Unexpected
+       improvements to expected improvement for Bayesian optimization", NeurIPS 2023.
+    """
+    pred = _check_pred(pred, "log_ei")
+    maximize = _check_maximize(maximize)
+    best = _check_best(best, "log_ei", maximize)
+    xi = _check_real("xi", xi, minimum=0.0)
+    w, scale, z = _standardised_improvement(pred, best, maximize, xi)
+    with np.errstate(divide="ignore"):
+        terms = np.log(w) + np.log(scale) + log_h(z)
+    return np.asarray(logsumexp(terms, axis=1), dtype=np.float64)
+
+
+def probability_of_improvement(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    xi: float = 0.0,
+) -> FloatArray:
+    """Probability of improvement ``P(Y > best + xi)`` (``P(Y < best - xi)`` when minimising).
+
+    Parameters
+    ----------
+    pred, best, maximize, seed, xi
+        As in :func:`expected_improvement`.
+
+    Returns
+    -------
+    ndarray of shape (n,), in [0, 1]
+
+    References
+    ----------
+    .. [1] H. J. Kushner, J. Basic Eng. 86, 97-106 (1964).
+    """
+    pred = _check_pred(pred, "pi")
+    maximize = _check_maximize(maximize)
+    best = _check_best(best, "pi", maximize)
+    xi = _check_real("xi", xi, minimum=0.0)
+    out = pred.sf(best + xi) if maximize else pred.cdf(best - xi)
+    return np.array(out, dtype=np.float64)
+
+
+def log_probability_of_improvement(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    xi: float = 0.0,
+) -> FloatArray:
+    """``log`` of :func:`probability_of_improvement`, finite far into the tail.
+
+    Uses the predictive's ``log_sf`` / ``log_cdf`` (log-sum-exp over mixture components).
+
+    Returns
+    -------
+    ndarray of shape (n,), <= 0
+    """
+    pred = _check_pred(pred, "log_pi")
+    maximize = _check_maximize(maximize)
+    best = _check_best(best, "log_pi", maximize)
+    xi = _check_real("xi", xi, minimum=0.0)
+    out = pred.log_sf(best + xi) if maximize else pred.log_cdf(best - xi)
+    return np.array(out, dtype=np.float64)
+
+
+def thompson_sampling(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    shared_draw: bool = False,
+) -> FloatArray:
+    """Thompson sampling: one draw per candidate from its predictive (Thompson 1933).
+
+    Each candidate's draw is independent of the others (the predictive holds marginals only),
+    so this is Thompson sampling on the marginals. With ``shared_draw=True`` and a samples
+    predictive from an ensemble or MC dropout, one member / pass ``s`` is picked for *all*
+    candidates and each draws from its ``N(locs[:, s], scales[:, s]**2)``: a coherent draw
+    of the whole function, as in ensemble sampling (Lu and Van Roy 2017). Either way every
+    candidate's draw has exactly its predictive distribution.
+
+    Parameters
+    ----------
+    pred : Predictive
+    best
+        Ignored.
+    maximize : bool, default True
+        When minimising the negated draw is returned.
+    seed : int, numpy.random.Generator or None
+        The same int gives the same draws; ``None`` draws fresh entropy (not reproducible).
+    shared_draw : bool, default False
+        Only for ``kind == "samples"``.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Raises
+    ------
+    UnsupportedOperationError
+        For ``shared_draw=True`` with a Gaussian or mixture predictive (their components are
+        not consistent across candidates).
+
+    References
+    ----------
+    .. [1] W. R. Thompson, Biometrika 25, 285-294 (1933).
+    .. [2] X. Lu and B. Van Roy, "Ensemble sampling", NeurIPS 2017.
+    """
+    pred = _check_pred(pred, "thompson")
+    maximize = _check_maximize(maximize)
+    shared_draw = _check_bool("shared_draw", shared_draw)
+    rng = _make_rng(seed)
+    if shared_draw:
+        if not isinstance(pred, SamplePredictive):
+            raise UnsupportedOperationError(
+                f"thompson with shared_draw=True needs a samples predictive (ensemble or MC "
+                f"dropout passes), but got a {pred.kind} predictive, whose components are not "
+                "the same function across candidates; use shared_draw=False."
+            )
+        _, locs, scales = pred.as_mixture()
+        s = int(rng.integers(0, locs.shape[1]))
+        draw = locs[:, s] + scales[:, s] * rng.standard_normal(locs.shape[0])
+    else:
+        draw = pred.sample(1, seed=rng)[0]
+    draw = np.array(draw, dtype=np.float64)
+    return draw if maximize else -draw
+
+
+def max_variance(
+    pred: Predictive, *, best: float | None = None, maximize: bool = True, seed: Seed = None
+) -> FloatArray:
+    """Pure exploration: the total predictive variance (uncertainty sampling).
+
+    Beware: a large total variance may be noise (aleatoric) or two modes rather than
+    ignorance; :func:`max_epistemic_variance` targets what a measurement can teach the model.
+
+    Returns
+    -------
+    ndarray of shape (n,), non-negative
+    """
+    pred = _check_pred(pred, "max_variance")
+    _check_maximize(maximize)
+    return np.array(pred.variance, dtype=np.float64)
+
+
+def max_epistemic_variance(
+    pred: Predictive, *, best: float | None = None, maximize: bool = True, seed: Seed = None
+) -> FloatArray:
+    """Pure exploration on the epistemic (model) part of the variance only.
+
+    Returns
+    -------
+    ndarray of shape (n,), non-negative
+
+    Raises
+    ------
+    UnsupportedOperationError
+        If the predictive carries no epistemic / aleatoric split; the message names its kind.
+
+    References
+    ----------
+    .. [1] A. Kendall and Y. Gal, "What uncertainties do we need in Bayesian deep learning
+       for computer vision?", NeurIPS 2017.
+    """
+    pred = _check_pred(pred, "max_epistemic")
+    _check_maximize(maximize)
+    try:
+        epistemic = pred.epistemic_variance
+    except UnsupportedOperationError as exc:
+        raise UnsupportedOperationError(
+            f"acquisition 'max_epistemic' needs the epistemic part of the variance, but this "
+            f"{pred.kind} predictive has no epistemic/aleatoric split ({exc}) Use a model that "
+            "provides it (ensemble, MC dropout with a noise head, variational net) or the "
+            "'max_variance' acquisition."
+        ) from None
+    return np.array(epistemic, dtype=np.float64)
+
+
+def _window_bounds(
+    pred: Predictive, low: float, high: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    w, loc, scale = pred.as_mixture()
+    with np.errstate(over="ignore"):
+        a = (low - loc) / scale
+        b = (high - loc) / scale
+    return w, a, b
+
+
+def window_probability(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> FloatArray:
+    """Probability of landing in a target window, ``P(low <= Y <= high)``.
+
+    For targets such as a photovoltaic band gap of 1.1-1.7 eV. Computed per mixture component
+    without cancellation (windows are mirrored into the lower tail or split at the mean), so
+    narrow and far-out windows keep their relative accuracy until they underflow; rank those
+    with :func:`log_window_probability`.
+
+    Parameters
+    ----------
+    pred : Predictive
+    best, maximize, seed
+        Ignored (the goal is the window).
+    low, high : float
+        Window bounds, ``low < high``; one of them may be infinite.
+
+    Returns
+    -------
+    ndarray of shape (n,), in [0, 1]
+    """
+    pred = _check_pred(pred, "window")
+    low, high = _check_window(low, high)
+    w, a, b = _window_bounds(pred, low, high)
+    diff, _, _ = _ndtr_diff(a, b)
+    return np.clip(np.sum(w * diff, axis=1), 0.0, 1.0)
+
+
+def log_window_probability(
+    pred: Predictive,
+    *,
+    best: float | None = None,
+    maximize: bool = True,
+    seed: Seed = None,
+    low: float | None = None,
+    high: float | None = None,
+) -> FloatArray:
+    """``log P(low <= Y <= high)``, finite far outside the window.
+
+    Per component ``log(Phi(b) - Phi(a)) = log Phi(b) + log1mexp(log Phi(a) - log Phi(b))``
+    in the deep tail, then log-sum-exp over components.
+
+    Returns
+    -------
+    ndarray of shape (n,), <= 0
+    """
+    pred = _check_pred(pred, "log_window")
+    low, high = _check_window(low, high)
+    w, a, b = _window_bounds(pred, low, high)
+    with np.errstate(divide="ignore"):
+        terms = np.log(w) + _log_ndtr_diff(a, b)
+        out = np.asarray(logsumexp(terms, axis=1), dtype=np.float64)
+    return np.minimum(out, 0.0)
+
+
+def random_scores(
+    pred: Predictive, *, best: float | None = None, maximize: bool = True, seed: Seed = None
+) -> FloatArray:
+    """Uniform random scores in [0, 1): random search, the baseline every campaign needs.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator or None
+        The same int gives the same scores.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    pred = _check_pred(pred, "random")
+    return _make_rng(seed).random(pred.n_points)
+
+
+# --------------------------------------------------------------------------------------------
+# registry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    func: Callable[..., FloatArray]
+    params: Mapping[str, Any]
+    needs_best: bool = False
+    uses_seed: bool = False
+    is_log: bool = False
+
+
+def _check_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the tunable parameters of acquisition ``name``."""
+    out = dict(params)
+    if "beta" in out:
+        out["beta"] = _check_real("beta", out["beta"], minimum=0.0)
+    if "xi" in out:
+        out["xi"] = _check_real("xi", out["xi"], minimum=0.0)
+    if "shared_draw" in out:
+        out["shared_draw"] = _check_bool("shared_draw", out["shared_draw"])
+    if name in ("window", "log_window"):
+        out["low"], out["high"] = _check_window(out.get("low"), out.get("high"))
+    return out
+
+
+_SPECS: dict[str, _Spec] = {
+    "greedy": _Spec(greedy_mean, {}),
+    "ucb": _Spec(upper_confidence_bound, {"beta": 4.0}),
+    "ei": _Spec(expected_improvement, {"xi": 0.0}, needs_best=True),
+    "log_ei": _Spec(log_expected_improvement, {"xi": 0.0}, needs_best=True, is_log=True),
+    "pi": _Spec(probability_of_improvement, {"xi": 0.0}, needs_best=True),
+    "log_pi": _Spec(log_probability_of_improvement, {"xi": 0.0}, needs_best=True, is_log=True),
+    "thompson": _Spec(thompson_sampling, {"shared_draw": False}, uses_seed=True),
+    "max_variance": _Spec(max_variance, {}),
+    "max_epistemic": _Spec(max_epistemic_variance, {}),
+    "window": _Spec(window_probability, {"low": None, "high": None}),
+    "log_window": _Spec(log_window_probability, {"low": None, "high": None}, is_log=True),
+    "random": _Spec(random_scores, {}, uses_seed=True),
+}
+
+#: Every acquisition function by name; all share the signature of :class:`AcquisitionFunction`.
+ACQUISITIONS: Mapping[str, Callable[..., FloatArray]] = MappingProxyType(
+    {name: spec.func for name, spec in _SPECS.items()}
+)
+
+
+@dataclass(frozen=True)
+class BoundAcquisition:
+    """An acquisition function with its parameters fixed; build it with :func:`get_acquisition`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"log_ei"``.
+    params : Mapping[str, Any]
+        The full parameter set (defaults filled in), ready to store in a ledger.
+    needs_best : bool
+        Whether ``best`` must be passed (EI, PI and their logs).
+    uses_seed : bool
+        Whether the scores are random (Thompson, random); pass a ``seed`` for reproducibility.
+    is_log : bool
+        Whether the scores are logarithms of a positive acquisition (useful to
+        :func:`discovery_loop.batch.select_batch` with ``log_scores``).
+    """
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    needs_best: bool = False
+    uses_seed: bool = False
+    is_log: bool = False
+
+    def __call__(
+        self,
+        pred: Predictive,
+        best: float | None = None,
+        maximize: bool = True,
+        seed: Seed = None,
+    ) -> FloatArray:
+        """Score every candidate of ``pred``; returns an ndarray of shape (n,), higher is better."""
+        func = _SPECS[self.name].func
+        return func(pred, best=best, maximize=maximize, seed=seed, **dict(self.params))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"get_acquisition({self.name!r}{', ' if args else ''}{args})"
+
+
+def get_acquisition(name: str, **params: Any) -> BoundAcquisition:
+    """Look up an acquisition function by name and bind its parameters.
+
+    Parameters
+    ----------
+    name : str
+        One of ``ACQUISITIONS`` (case and ``-`` / ``_`` insensitive: ``"log-EI"`` works).
+    **params
+        Tunables of that function: ``beta`` (ucb), ``xi`` (ei, log_ei, pi, log_pi),
+        ``shared_draw`` (thompson), ``low`` and ``high`` (window, log_window; required).
+
+    Returns
+    -------
+    BoundAcquisition
+        ``score(pred, best=None, maximize=True, seed=None) -> ndarray of shape (n,)``.
+
+    Raises
+    ------
+    InputError
+        For an unknown name (the message lists the valid ones), a parameter the function does
+        not take, or a bad parameter value.
+
+    Examples
+    --------
+    >>> score = get_acquisition("window", low=1.1, high=1.7)
+    >>> score.name, dict(score.params)
+    ('window', {'low': 1.1, 'high': 1.7})
+    """
+    if not isinstance(name, str):
+        raise InputError(f"the acquisition name must be a string, got {type(name).__name__}.")
+    key = name.strip().lower().replace("-", "_")
+    if key not in _SPECS:
+        raise InputError(
+            f"unknown acquisition {name!r}; valid names are {', '.join(sorted(_SPECS))}."
+        )
+    spec = _SPECS[key]
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        accepted = ", ".join(sorted(spec.params)) or "none"
+        raise InputError(
+            f"acquisition {key!r} takes no parameter(s) {', '.join(unknown)}; it accepts: "
+            f"{accepted}."
+        )
+    full = _check_params(key, {**spec.params, **params})
+    return BoundAcquisition(
+        name=key,
+        params=MappingProxyType(full),
+        needs_best=spec.needs_best,
+        uses_seed=spec.uses_seed,
+        is_log=spec.is_log,
+    )
