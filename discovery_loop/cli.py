@@ -1,16 +1,190 @@
 """The ``discovery-loop`` command line.
 
-``discovery-loop pools``  list the shipped data sets that can serve as simulated-campaign pools
+``discovery-loop run``     start a campaign (simulated on a table, or with a lab via files)
+``discovery-loop resume``  continue a campaign from its ledger (after a crash, or once the lab
+                           file is there)
+``discovery-loop status``  where a campaign stands
+``discovery-loop report``  the campaign report (HTML and CSV) from a ledger
+``discovery-loop pools``   list the shipped data sets that can serve as simulated-campaign pools
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
-from bdl.errors import BDLError
+from bdl.errors import BDLError, InputError
 
 __all__ = ["main"]
+
+EXIT_WAITING = 3
+
+
+def _parse_params(text: str | None, what: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} must be a JSON object such as '{{\"beta\": 2.0}}', got {text!r} ({exc.msg}).") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a JSON object such as '{{\"beta\": 2.0}}', got {text!r}.")
+    return value
+
+
+def _source_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    if (args.data is None) == (args.dataset is None):
+        raise InputError("give the pool as --data POOL.csv or --dataset NAME (a shipped data set, see 'discovery-loop pools').")
+    if (args.formula_column is None) == (args.feature_columns is None):
+        raise InputError("give exactly one of --formula-column COL or --feature-columns A,B,...")
+    if args.oracle == "file" and args.lab_dir is None:
+        raise InputError("--oracle file needs --lab-dir DIR, the folder where proposals and measured files are exchanged.")
+    return {
+        "data": None if args.data is None else str(Path(args.data).resolve()),
+        "dataset": args.dataset,
+        "id_column": args.id_column,
+        "formula_column": args.formula_column,
+        "feature_columns": None if args.feature_columns is None else [c.strip() for c in args.feature_columns.split(",") if c.strip()],
+        "oracle": args.oracle,
+        "lab_dir": None if args.lab_dir is None else str(Path(args.lab_dir).resolve()),
+        "noise_std": args.noise_std,
+        "wait": bool(args.wait),
+    }
+
+
+def _print_round(record: Any, budget: int, quiet: bool, write: Any = print) -> None:
+    if quiet:
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(record.triage_counts.items()))
+    best = "—" if record.best is None else f"{record.best:.4g}"
+    write(
+        f"round {record.round:3d} ({record.kind:7s}) measured {len(record.proposals):3d}, total {record.n_measured}/{budget}, "
+        f"best {best}" + (f"; triage: {counts}" if counts else "") + f" [{record.seconds:.1f} s]"
+    )
+
+
+def _drive(campaign: Any, quiet: bool) -> int:
+    from discovery_loop.oracles import MeasurementPending
+
+    budget = campaign.config.budget
+    try:
+        reason = campaign.run(on_round=lambda record, write: _print_round(record, budget, quiet, write))
+    except MeasurementPending as exc:
+        print(f"{exc}\nThat is: run 'discovery-loop resume --ledger {campaign.ledger.path}' once the file is there.")
+        return EXIT_WAITING
+    print(f"campaign finished: {reason}; best {campaign.config.target} = {campaign.best():.4g}; ledger {campaign.ledger.path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from discovery_loop.campaign import CampaignConfig, Goal, open_campaign
+
+    if args.window is not None:
+        goal = Goal("window", *args.window)
+    elif args.maximize or args.minimize:
+        goal = Goal("maximize" if args.maximize else "minimize")
+    else:
+        raise InputError("say what the campaign looks for: --maximize, --minimize or --window LOW HIGH.")
+    config = CampaignConfig(
+        target=args.target,
+        goal=goal,
+        budget=args.budget,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        strategy=args.strategy,
+        strategy_params=_parse_params(args.strategy_params, "--strategy-params"),
+        selector=args.selector,
+        initial_design=args.initial_design,
+        n_initial=args.n_initial,
+        model=args.model,
+        model_params=_parse_params(args.model_params, "--model-params"),
+        mdn_params=_parse_params(args.mdn_params, "--mdn-params"),
+        diagnose=not args.no_diagnostics,
+        gate=None if args.gate == "none" else args.gate,
+        stop_at=args.stop_at,
+        patience=args.patience,
+    )
+    campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
+    try:
+        print(f"campaign on {len(campaign.pool)} candidates, looking for {goal.describe()} of {args.target}; ledger {args.ledger}")
+        code = _drive(campaign, args.quiet)
+    finally:
+        campaign.ledger.close()
+    if code == 0 and args.report is not None:
+        return _report(args.ledger, args.report)
+    return code
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from discovery_loop.campaign import open_campaign
+
+    campaign = open_campaign(args.ledger, progress=args.progress)
+    try:
+        n = len(campaign.measured())
+        print(f"resuming the campaign in {args.ledger}: {n} measurements, {campaign.ledger.n_rounds()} rounds recorded")
+        code = _drive(campaign, args.quiet)
+    finally:
+        campaign.ledger.close()
+    if code == 0 and args.report is not None:
+        return _report(args.ledger, args.report)
+    return code
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from discovery_loop.ledger import Ledger
+    from discovery_loop.report import campaign_summary
+
+    with Ledger(args.ledger, lock=False) as ledger:
+        s = campaign_summary(ledger)
+        pending = ledger.pending()
+        events = ledger.events()
+    lock = Path(str(args.ledger) + ".lock")
+    running = _lock_holder(lock)
+    print(f"ledger      {args.ledger}")
+    print(f"campaign    {s['target']}: {s['goal']}; strategy {s['strategy']}; model {s['model']}; seed {s['seed']}")
+    print(f"progress    {s['n_measured']}/{s['budget']} measurements in {s['n_rounds']} rounds (batch {s['batch_size']}, pool {s['n_pool']})")
+    if s["best"] is not None:
+        print(f"best        {s['best']:.4g} ({s['best_id']})")
+    if "n_targets" in s:
+        print(f"found       {s['found_fraction']:.0%} of {s['n_targets']} targets; acceleration to first {s['acceleration_first']:.3g}x")
+    if len(pending):
+        print(f"pending     {len(pending)} proposals of round {int(pending['round'].iloc[0])} await measurement")
+    last = events.iloc[-1] if len(events) else None
+    state = "running (" + running + ")" if running else ("finished: " + str(last["message"]) if last is not None and last["kind"] == "finished" else "stopped; 'discovery-loop resume' continues it")
+    print(f"state       {state}")
+    return 0
+
+
+def _lock_holder(lock: Path) -> str | None:
+    """Who holds the ledger lock now, or None (probes with a non-blocking shared lock)."""
+    if not lock.exists():
+        return None
+    import fcntl
+
+    with open(lock, encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return fh.read().strip() or "another process"
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def _report(ledger_path: str, out: str) -> int:
+    from discovery_loop.ledger import Ledger
+    from discovery_loop.report import campaign_report
+
+    with Ledger(ledger_path, lock=False) as ledger:
+        path = campaign_report(ledger, out)
+    print(f"campaign report -> {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _report(args.ledger, args.output)
 
 
 def _cmd_pools(args: argparse.Namespace) -> int:
@@ -27,6 +201,66 @@ def _cmd_pools(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="discovery-loop", description="Active-learning campaigns for materials discovery.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start a campaign and run it to the end")
+    src = p.add_argument_group("pool")
+    src.add_argument("--data", help="CSV with one row per candidate (with the target column for a simulated campaign)")
+    src.add_argument("--dataset", help="a shipped data set instead of --data (see 'discovery-loop pools')")
+    src.add_argument("--target", required=True, help="the property to measure (column of the pool)")
+    src.add_argument("--formula-column", help="composition column: Magpie descriptors are computed from it")
+    src.add_argument("--feature-columns", help="comma-separated numeric descriptor columns")
+    src.add_argument("--id-column", help="unique candidate IDs (default: the formula if unique, else the row number)")
+    goal = p.add_argument_group("goal").add_mutually_exclusive_group()
+    goal.add_argument("--maximize", action="store_true", help="look for the largest value")
+    goal.add_argument("--minimize", action="store_true", help="look for the smallest value")
+    goal.add_argument("--window", nargs=2, type=float, metavar=("LOW", "HIGH"), help="look for values in [LOW, HIGH]")
+    loop = p.add_argument_group("loop")
+    loop.add_argument("--budget", type=int, required=True, help="total measurements, initial design included")
+    loop.add_argument("--batch-size", type=int, required=True, help="measurements per round")
+    loop.add_argument("--seed", type=int, required=True, help="campaign seed (same seed, same campaign)")
+    loop.add_argument("--ledger", required=True, help="SQLite ledger to create")
+    loop.add_argument("--strategy", default="ei", help="acquisition function (default ei; window goals: window)")
+    loop.add_argument("--strategy-params", help="JSON object of acquisition parameters, e.g. '{\"beta\": 2}'")
+    loop.add_argument("--selector", default="topk", help="batch selection: topk or a diversity method (default topk)")
+    loop.add_argument("--initial-design", default="random", choices=["random", "space_filling"])
+    loop.add_argument("--n-initial", type=int, help="size of the initial design (default: the batch size)")
+    loop.add_argument("--model", default="mc_dropout", help="mc_dropout (default), ensemble or variational")
+    loop.add_argument("--model-params", help="JSON object overriding the model's settings")
+    loop.add_argument("--mdn-params", help="JSON object overriding the diagnostics MDN's settings")
+    loop.add_argument("--gate", default="none", choices=["none", "skip", "downweight", "mixture"],
+                      help="what the diagnostics gate does with flagged candidates (default none: record only)")
+    loop.add_argument("--no-diagnostics", action="store_true", help="skip the mixture-density diagnostics (faster)")
+    loop.add_argument("--stop-at", type=float, help="stop once a measured value reaches this (window: number of hits)")
+    loop.add_argument("--patience", type=int, help="stop after this many rounds without improvement")
+    orc = p.add_argument_group("oracle")
+    orc.add_argument("--oracle", default="lookup", choices=["lookup", "file"],
+                     help="lookup: the pool's own target column (simulation); file: hand proposals to a lab via --lab-dir")
+    orc.add_argument("--lab-dir", help="folder for proposals_round_N.csv / measured_round_N.csv (file oracle)")
+    orc.add_argument("--wait", action="store_true",
+                     help="file oracle: keep polling for the lab's file (default: record the proposals and exit; resume later)")
+    orc.add_argument("--noise-std", type=float, default=0.0, help="simulated measurement noise (lookup oracle)")
+    p.add_argument("--report", metavar="DIR", help="write the campaign report to DIR at the end")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("resume", help="continue a campaign from its ledger")
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--report", metavar="DIR", help="write the campaign report to DIR at the end")
+    p.set_defaults(func=_cmd_resume)
+
+    for p in (sub.choices["run"], sub.choices["resume"]):
+        p.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar")
+        p.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
+        p.add_argument("--quiet", action="store_true", help="no line per round")
+
+    p = sub.add_parser("status", help="where a campaign stands")
+    p.add_argument("--ledger", required=True)
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("report", help="write the campaign report (HTML + CSV) from a ledger")
+    p.add_argument("--ledger", required=True)
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("pools", help="list the shipped data sets usable as simulated-campaign pools")
     p.set_defaults(func=_cmd_pools)
     return parser

@@ -1,0 +1,242 @@
+"""The campaign report: what was found, how fast, and whether each round's model was honest.
+
+:func:`campaign_summary` reads a ledger into numbers; :func:`round_calibration` scores each
+round's model on the measurements of its own proposals (the calibration a lab actually saw);
+:func:`campaign_report` writes ``report.html`` with the plots, plus ``rounds.csv`` and
+``measurements.csv``, into a folder.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bdl._io import atomic_write_text
+from bdl.predictive import MixturePredictive
+from discovery_loop.ledger import Ledger
+
+__all__ = ["campaign_report", "campaign_summary", "proposal_predictive", "round_calibration"]
+
+
+def proposal_predictive(proposals: pd.DataFrame) -> MixturePredictive:
+    """Rebuild the recorded predictive of proposals (their ``predictive`` JSON) as one mixture."""
+    parsed = [json.loads(p) for p in proposals["predictive"]]
+    k = max(len(p["w"]) for p in parsed)
+    w = np.zeros((len(parsed), k))
+    loc = np.zeros((len(parsed), k))
+    scale = np.ones((len(parsed), k))
+    for i, p in enumerate(parsed):
+        n = len(p["w"])
+        w[i, :n], loc[i, :n], scale[i, :n] = p["w"], p["loc"], p["scale"]
+    return MixturePredictive(w, loc, scale)
+
+
+def round_calibration(ledger: Ledger) -> pd.DataFrame:
+    """Each model round's calibration on what it proposed and was then measured.
+
+    Returns
+    -------
+    DataFrame
+        One row per model round with ``n``, ``nll``, ``coverage_90``, ``mean_abs_z``, ``pit``
+        (list of PIT values) and ``mae``.
+    """
+    from bdl.calibration import metrics as M
+
+    props = ledger.table("proposals")
+    meas = ledger.table("measurements")[["idx", "value"]]
+    both = props.dropna(subset=["predictive"]).merge(meas, on="idx")
+    rows = []
+    for r, grp in both.groupby("round"):
+        pred = proposal_predictive(grp)
+        y = grp["value"].to_numpy(dtype=np.float64)
+        rows.append({
+            "round": int(r),
+            "n": len(grp),
+            "nll": M.nll(y, pred),
+            "coverage_90": M.interval_coverage(y, pred, 0.9),
+            "mean_abs_z": float(np.mean(np.abs((y - pred.mean) / pred.stddev))),
+            "mae": float(np.mean(np.abs(y - pred.mean))),
+            "pit": M.pit(y, pred).tolist(),
+        })
+    return pd.DataFrame(rows, columns=["round", "n", "nll", "coverage_90", "mean_abs_z", "mae", "pit"])
+
+
+def campaign_summary(ledger: Ledger) -> dict[str, Any]:
+    """The campaign in numbers: progress, best value, and (simulated) discovery metrics."""
+    from discovery_loop.campaign import CampaignConfig
+    from discovery_loop.metrics import (
+        acceleration_factor,
+        best_so_far,
+        enhancement_factor,
+        experiments_to_find,
+        found_curve,
+    )
+
+    cfg = CampaignConfig.from_dict(ledger.config)
+    m = ledger.measured()
+    values = m["value"].to_numpy(dtype=np.float64)
+    n_pool = len(ledger.pool_ids())
+    out: dict[str, Any] = {
+        "target": cfg.target,
+        "goal": cfg.goal.describe(),
+        "strategy": cfg.strategy + ("" if cfg.gate is None else f" with the diagnostics gate ({cfg.gate})"),
+        "model": cfg.model,
+        "seed": cfg.seed,
+        "budget": cfg.budget,
+        "batch_size": cfg.batch_size,
+        "n_pool": n_pool,
+        "n_measured": int(values.size),
+        "n_rounds": ledger.n_rounds(),
+        "n_pending": len(ledger.pending()),
+        "best": cfg.goal.best(values),
+        "best_id": None if values.size == 0 else str(m["id"].iloc[int(np.argmax(cfg.goal.utility(values)))]),
+        "best_so_far": best_so_far(values, cfg.goal.utility(values)).tolist(),
+    }
+    targets = ledger.targets()
+    if targets.size and values.size:
+        curve = found_curve(m["idx"].to_numpy(), targets)
+        out["n_targets"] = int(targets.size)
+        out["found_curve"] = curve.tolist()
+        out["found_fraction"] = float(curve[-1])
+        for label, frac in (("first", 1.0 / targets.size), ("half", 0.5), ("all", 1.0)):
+            n = experiments_to_find(curve, frac)
+            out[f"experiments_to_{label}"] = n
+            out[f"acceleration_{label}"] = acceleration_factor(n, n_pool, int(targets.size), frac)
+        out["enhancement_at_end"] = float(enhancement_factor(curve, n_pool)[-1])
+    return out
+
+
+def _png(fig: Any) -> str:
+    import base64
+
+    import matplotlib.pyplot as plt
+
+    from bdl.calibration.plots import figure_to_png
+
+    data = base64.b64encode(figure_to_png(fig)).decode()
+    plt.close(fig)
+    return f'<img style="max-width:100%" alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _table(df: pd.DataFrame) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "—" if not np.isfinite(v) else f"{float(v):.4g}"
+        return html.escape("" if v is None else str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = None) -> Path:
+    """Write ``report.html``, ``summary.json``, ``rounds.csv`` and ``measurements.csv`` to ``out_dir``.
+
+    Returns
+    -------
+    Path
+        The report file.
+    """
+    import matplotlib.pyplot as plt
+
+    from bdl.calibration.report import _CSS
+    from discovery_loop.campaign import CampaignConfig
+    from discovery_loop.plots import plot_best_so_far, plot_found_fraction, plot_round_calibration, plot_triage_counts
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = CampaignConfig.from_dict(ledger.config)
+    s = campaign_summary(ledger)
+    rounds = ledger.table("rounds")
+    m = ledger.measured()
+    cal = round_calibration(ledger)
+    title = title or f"Campaign: {cfg.target}, {cfg.goal.describe()}"
+
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    headline = (
+        f"{s['n_measured']} of {s['budget']} experiments in {s['n_rounds']} rounds; best {cfg.target} "
+        f"{s['best']:.4g} ({html.escape(str(s['best_id']))})." if s["best"] is not None else "No measurements yet."
+    )
+    parts.append(f"<section class=verdict><p class=headline>{headline}</p>")
+    if "n_targets" in s:
+        what = "window members" if cfg.goal.kind == "window" else "top 1 % candidates"
+        parts.append(
+            f"<p>Found {s['found_fraction']:.0%} of the {s['n_targets']} {what}. First found after "
+            f"{s['experiments_to_first']:.0f} experiments (acceleration {s['acceleration_first']:.2g}x over random), "
+            f"half after {s['experiments_to_half']:.0f} (acceleration {s['acceleration_half']:.2g}x), all after "
+            f"{s['experiments_to_all']:.0f} (acceleration {s['acceleration_all']:.2g}x). Enhancement factor at the "
+            f"end: {s['enhancement_at_end']:.2g}.</p>"
+        )
+    if s["n_pending"]:
+        parts.append(f"<p>{s['n_pending']} proposals are waiting for measurements.</p>")
+    parts.append("</section>")
+
+    figs = []
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    plot_best_so_far({s["strategy"]: [np.asarray(s["best_so_far"])]}, ax=ax, target_label=cfg.target)
+    ax.axvline(cfg.initial_size + 0.5, color="grey", linewidth=0.8, linestyle=":")
+    figs.append(("Best value so far (dotted: end of the initial design)", _png(fig)))
+    if "n_targets" in s:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        what = "window members" if cfg.goal.kind == "window" else "top 1 %"
+        plot_found_fraction({s["strategy"]: [np.asarray(s["found_curve"])]}, s["n_pool"], s["n_targets"], ax=ax, what=what)
+        figs.append(("Targets found against random picking", _png(fig)))
+    if len(cal):
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        plot_round_calibration(cal, ax=ax)
+        figs.append(("Each round's model on its own measured proposals", _png(fig)))
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        from bdl.calibration.plots import plot_pit_histogram
+
+        props = ledger.table("proposals").dropna(subset=["predictive"]).merge(ledger.table("measurements")[["idx", "value"]], on="idx")
+        plot_pit_histogram(props["value"].to_numpy(), proposal_predictive(props), ax=ax, n_bins=10)
+        figs.append(("PIT of all measured proposals (uniform if the models were calibrated)", _png(fig)))
+    counts = {int(r.round): json.loads(r.triage_counts) for r in rounds.itertuples() if isinstance(r.triage_counts, str)}
+    counts = {k: v for k, v in counts.items() if v}
+    if counts:
+        table = pd.DataFrame.from_dict(counts, orient="index").fillna(0).sort_index()
+        fig, ax = plt.subplots(figsize=(6.5, 3.5))
+        plot_triage_counts(table, ax=ax)
+        figs.append(("Diagnostics triage of the scored candidates per round", _png(fig)))
+    parts.append("<h2>Plots</h2>" + "".join(f"<h3>{html.escape(h)}</h3>{img}" for h, img in figs))
+
+    if len(cal):
+        parts.append("<h2>Calibration per round</h2><p>Each round's model scored on the candidates it proposed, "
+                     "once measured: a biased sample (the acquisition chose them), but the one the lab relied on.</p>")
+        parts.append(_table(cal.drop(columns=["pit"])))
+    props = ledger.table("proposals")
+    chosen_status = props.dropna(subset=["status"]).groupby(["round", "status"]).size().unstack(fill_value=0)
+    if len(chosen_status):
+        parts.append("<h2>Triage of the proposals</h2>")
+        parts.append(_table(chosen_status.reset_index()))
+    show_rounds = rounds.drop(columns=[c for c in ("model_params",) if c in rounds.columns])
+    parts.append("<h2>Rounds</h2>" + _table(show_rounds))
+    top = m.assign(utility=cfg.goal.utility(m["value"].to_numpy())).sort_values("utility", ascending=False).head(15)
+    parts.append(f"<h2>Best measured candidates</h2>{_table(top.drop(columns=['utility']))}")
+    params = rounds["model_params"].dropna()
+    settings = {k: v for k, v in cfg.to_dict().items() if k != "pool"}
+    parts.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(settings, indent=1, sort_keys=True)) + "</pre>")
+    if len(params):
+        parts.append("<h3>Model hyper-parameters</h3><pre>" + html.escape(params.iloc[-1]) + "</pre>")
+    events = ledger.events()
+    if len(events):
+        parts.append("<h2>Events</h2>" + _table(events))
+
+    page = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><div class=bdl-report>"
+        + "".join(parts)
+        + "</div></body></html>\n"
+    )
+    report = out / "report.html"
+    atomic_write_text(report, page)
+    atomic_write_text(out / "rounds.csv", rounds.to_csv(index=False))
+    atomic_write_text(out / "measurements.csv", m.to_csv(index=False))
+    summary = {k: v for k, v in s.items() if k not in ("best_so_far", "found_curve")}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    return report
