@@ -236,12 +236,20 @@ class CampaignConfig:
             raise InputError(f"patience must be a positive number of rounds, got {self.patience!r}.")
         from discovery_loop.acquisition import get_acquisition
 
-        get_acquisition(self.strategy, **self.strategy_params)  # raises InputError on a bad name/params
+        get_acquisition(self.strategy, **self.acquisition_params())  # raises InputError on a bad name/params
         if self.goal.kind == "window" and self.strategy not in WINDOW_STRATEGIES:
             raise InputError(
                 f"strategy {self.strategy!r} looks for an extreme value; with a window goal use one of "
                 f"{', '.join(WINDOW_STRATEGIES)} (or --maximize / --minimize)."
             )
+
+    def acquisition_params(self) -> dict[str, Any]:
+        """The strategy's parameters; a window strategy gets the goal's window unless given one."""
+        params = dict(self.strategy_params)
+        if self.goal.kind == "window" and self.strategy.lower().replace("-", "_") in ("window", "log_window"):
+            params.setdefault("low", self.goal.low)
+            params.setdefault("high", self.goal.high)
+        return params
 
     @property
     def initial_size(self) -> int:
@@ -267,7 +275,7 @@ class CampaignConfig:
 
 
 #: Strategies that make sense for a window goal.
-WINDOW_STRATEGIES = ("window", "random", "max_variance", "max_epistemic")
+WINDOW_STRATEGIES = ("window", "log_window", "random", "max_variance", "max_epistemic")
 
 
 # ---------------------------------------------------------------------------------------- pool
@@ -402,6 +410,7 @@ class RoundRecord:
     best: float | None
     triage_counts: dict[str, int]
     seconds: float
+    n_hits: int | None = None
 
 
 def _round_seeds(seed: int, round_: int) -> dict[str, int]:
@@ -532,7 +541,7 @@ class Campaign:
                 return f"a measured value reached stop_at={cfg.stop_at:g}"
         if cfg.patience is not None:
             rounds = self.ledger.table("rounds")
-            model_rounds = rounds[rounds["kind"] == "model"]
+            model_rounds = rounds[rounds["kind"] != "initial"]
             if len(model_rounds) >= cfg.patience:
                 u_best_now = np.max(cfg.goal.utility(y))
                 before = model_rounds["best_before"].to_numpy()[-int(cfg.patience)]
@@ -594,12 +603,20 @@ class Campaign:
             best=self.best(),
             triage_counts=counts,
             seconds=seconds,
+            n_hits=self.n_hits(),
         )
+
+    def n_hits(self) -> int | None:
+        """Window goals: measured values inside the window (None for other goals)."""
+        if self.config.goal.kind != "window":
+            return None
+        return int(np.sum(self.config.goal.utility(self.measured()["value"].to_numpy()) == 0.0))
 
     def _measure(self, r: int, proposals: pd.DataFrame) -> pd.DataFrame:
         from discovery_loop.oracles import validate_measurements
 
         request = self.pool.frame.iloc[proposals["idx"].to_numpy()].copy()
+        request = request.rename(columns={c: f"pool_{c}" for c in ("id", "round") if c in request.columns})
         request.insert(0, "id", proposals["id"].to_numpy())
         request.insert(1, "round", r)
         request = request.reset_index(drop=True)
@@ -642,6 +659,23 @@ class Campaign:
         y_train = measured["value"].to_numpy(dtype=np.float64)
         X_cand = self.pool.X[candidates]
 
+        if cfg.strategy == "random" and not cfg.diagnose:
+            # random picking needs no model: score a placeholder predictive of the right length
+            from bdl.predictive import GaussianPredictive
+            from discovery_loop.batch import select_batch
+
+            placeholder = GaussianPredictive(np.zeros(candidates.size), np.ones(candidates.size))
+            scores = self._scorer(seeds["acquisition"], None)(placeholder)
+            chosen = candidates[np.asarray(select_batch(scores, k, seed=seeds["selection"]), dtype=np.int64)]
+            proposals = pd.DataFrame({
+                "rank": np.arange(chosen.size), "idx": chosen, "id": self.pool.ids[chosen],
+                "score": scores[np.searchsorted(candidates, chosen)], "mean": np.nan, "std": np.nan,
+                "epistemic_std": np.nan, "status": None, "reasons": None, "predictive": None,
+            })
+            info.update(kind="random", strategy="random")
+            self.ledger.record_round(info, proposals)
+            return proposals
+
         t0 = time.perf_counter()
         model = _build_model(cfg.model, cfg.model_params, seeds["model"])
         model.fit(X_train, y_train)
@@ -672,6 +706,12 @@ class Campaign:
             if cfg.gate is not None:
                 policy = GatePolicy(action=cfg.gate, **cfg.gate_params)
                 scores = gated_scores(scorer, pred, mdn_pred, triage_df, policy)
+                if policy.action == "skip" and int(np.isfinite(scores).sum()) < k:
+                    # too few unflagged candidates for a batch: rank the flagged ones after them
+                    fallback = GatePolicy(action="downweight", statuses=policy.statuses, weight=0.0)
+                    scores = gated_scores(scorer, pred, mdn_pred, triage_df, fallback)
+                    self.ledger.log("gate", f"only {int(np.isfinite(scores).sum())} unflagged candidates; "
+                                    "flagged ones ranked after them to fill the batch", r)
             else:
                 scores = scorer(pred)
         else:
@@ -723,11 +763,7 @@ class Campaign:
         from discovery_loop.acquisition import get_acquisition
 
         cfg = self.config
-        params = dict(cfg.strategy_params)
-        if cfg.strategy == "window":
-            params.setdefault("low", cfg.goal.low)
-            params.setdefault("high", cfg.goal.high)
-        acq = get_acquisition(cfg.strategy, **params)
+        acq = get_acquisition(cfg.strategy, **cfg.acquisition_params())
 
         def score(pred: Any) -> np.ndarray:
             return np.asarray(acq(pred, best=best, maximize=cfg.goal.maximize, seed=seed), dtype=np.float64)

@@ -59,10 +59,12 @@ def _print_round(record: Any, budget: int, quiet: bool, write: Any = print) -> N
     if quiet:
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(record.triage_counts.items()))
-    best = "—" if record.best is None else f"{record.best:.4g}"
+    best = "best —" if record.best is None else f"best {record.best:.4g}"
+    if record.n_hits is not None:
+        best = f"{record.n_hits} in the window"
     write(
         f"round {record.round:3d} ({record.kind:7s}) measured {len(record.proposals):3d}, total {record.n_measured}/{budget}, "
-        f"best {best}" + (f"; triage: {counts}" if counts else "") + f" [{record.seconds:.1f} s]"
+        f"{best}" + (f"; triage: {counts}" if counts else "") + f" [{record.seconds:.1f} s]"
     )
 
 

@@ -238,5 +238,6 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     atomic_write_text(out / "rounds.csv", rounds.to_csv(index=False))
     atomic_write_text(out / "measurements.csv", m.to_csv(index=False))
     summary = {k: v for k, v in s.items() if k not in ("best_so_far", "found_curve")}
+    summary = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
     return report
