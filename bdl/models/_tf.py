@@ -9,6 +9,7 @@ README's design section for why.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,7 +30,17 @@ class _DropRetracingNotes:
 
 tf.get_logger().addFilter(_DropRetracingNotes())
 
-__all__ = ["keras", "tf", "tfp", "tfd", "make_optimizer"]
+__all__ = [
+    "keras",
+    "tf",
+    "tfp",
+    "tfd",
+    "make_optimizer",
+    "stacked_forward",
+    "layer_specs",
+    "run_passes_in_chunks",
+    "chunk_rows",
+]
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, clipnorm: float | None = None):
@@ -42,3 +53,94 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, clipn
     from bdl.errors import InputError
 
     raise InputError(f"optimizer must be 'adam' or 'sgd', got {name!r}.")
+
+
+# ---------------------------------------------------------------------- batched stochastic passes
+def stacked_forward(x: Any, layers: list[tuple[Any, Any]]) -> Any:
+    """Run T stochastic passes of a ReLU network over one chunk of inputs.
+
+    Each layer's weight is either shared by all passes, shape (a, b), or one per pass, shape
+    (T, a, b); each bias is (b,) or (T, b). Shared layers at the front run once for the whole
+    chunk (for MC dropout without input dropout that is the first layer: X @ W1 is computed once,
+    not T times); from the first per-pass layer on, activations have shape (T, m, width) and each
+    layer is one batched matrix product over the passes (the shared left operand of the first
+    per-pass layer is broadcast, not copied).
+
+    Parameters
+    ----------
+    x : Tensor of shape (m, d), float32
+    layers : list of (W, b)
+        Per layer, as above. ReLU between layers, none after the last.
+
+    Returns
+    -------
+    Tensor of shape (T, m, n_out), or (m, n_out) when every layer is shared.
+    """
+    h = x
+    last = len(layers) - 1
+    for i, (w, b) in enumerate(layers):
+        if w.shape.rank == 3:
+            h = tf.matmul(h[None] if h.shape.rank == 2 else h, w)
+        elif h.shape.rank == 3:
+            h = tf.matmul(h, w[None])
+        else:
+            h = tf.matmul(h, w)
+        if b.shape.rank == 2:
+            if h.shape.rank == 2:
+                h = h[None]
+            h = h + b[:, None, :]
+        else:
+            h = h + b
+        if i < last:
+            h = tf.nn.relu(h)
+    return h
+
+
+def layer_specs(layers: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """``tf.TensorSpec``s for :func:`stacked_forward`'s layers with the pass axis left open, so a
+    compiled chunk function is traced once per model, whatever T and the chunk length."""
+
+    def spec(t: Any, per_pass_rank: int) -> Any:
+        shape = list(t.shape)
+        if len(shape) == per_pass_rank:
+            shape[0] = None
+        return tf.TensorSpec(shape, tf.float32)
+
+    return [(spec(w, 3), spec(b, 2)) for w, b in layers]
+
+
+def run_passes_in_chunks(
+    chunk_fn: Any, Xs: Any, layers: list[tuple[Any, Any]], n_passes: int, chunk: int
+) -> tuple[Any, Any]:
+    """Call ``chunk_fn(x, layers) -> (mu, scale)`` of shape (m, T) on row chunks of ``Xs``.
+
+    Parameters
+    ----------
+    chunk_fn : compiled function
+    Xs : ndarray of shape (n, d), float32
+    layers : the pass weights, computed once per call (the same for every chunk, so a row's
+        numbers do not depend on which chunk it falls in)
+    n_passes : int
+    chunk : int
+        Rows per call.
+
+    Returns
+    -------
+    mu, scale : ndarray of shape (n, T), float64
+    """
+    import numpy as np
+
+    n = Xs.shape[0]
+    mu = np.empty((n, n_passes), dtype=np.float64)
+    scale = np.empty((n, n_passes), dtype=np.float64)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        m, s = chunk_fn(tf.convert_to_tensor(Xs[start:stop], tf.float32), layers)
+        mu[start:stop] = m.numpy()
+        scale[start:stop] = s.numpy()
+    return mu, scale
+
+
+def chunk_rows(n_passes: int, widths: list[int], budget: int) -> int:
+    """Rows per chunk so that one (T, rows, width) activation holds at most ``budget`` floats."""
+    return max(8, budget // (max(1, n_passes) * max(widths)) // 8 * 8)

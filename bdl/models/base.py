@@ -130,7 +130,13 @@ class BayesianRegressor:
 
     # ------------------------------------------------------------------ training
     def _fit_engine(
-        self, Xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator, build: Any, **config: Any
+        self,
+        Xs: np.ndarray,
+        ys: np.ndarray,
+        rng: np.random.Generator,
+        build: Any,
+        strategy: Any = None,
+        **config: Any,
     ) -> np.ndarray:
         """Hold out ``validation_fraction`` of the rows, build the network, train it with
         :func:`bdl.models.svi.fit_svi`, and set ``trace_`` and ``best_epoch_``.
@@ -140,6 +146,10 @@ class BayesianRegressor:
         Xs, ys : standardised training data
         rng : the fit's random generator (split first, then ``build(rng)``, then training)
         build : callable taking the generator; creates the network's variables
+        strategy : tf.distribute.Strategy or None
+            Data-parallel training (e.g. ``tf.distribute.MirroredStrategy()`` over the local
+            GPUs): the variables are created in its scope and :func:`bdl.models.svi.fit_svi`
+            splits each batch across its replicas. None: TensorFlow's default placement.
         **config : settings of :class:`bdl.models.svi.SVIConfig`
 
         Returns
@@ -156,7 +166,16 @@ class BayesianRegressor:
             n_val = 0
         order = rng.permutation(n)
         val_idx, tr_idx = order[:n_val], order[n_val:]
-        build(rng)
+        if strategy is not None and not hasattr(strategy, "scope"):
+            raise InputError(
+                f"strategy must be a tf.distribute.Strategy (e.g. tf.distribute.MirroredStrategy()) or None, "
+                f"got {type(strategy).__name__}."
+            )
+        if strategy is None:
+            build(rng)
+        else:
+            with strategy.scope():
+                build(rng)
         self._n_train = float(len(tr_idx))
         self.trace_, self.best_epoch_ = fit_svi(
             self,
@@ -168,6 +187,7 @@ class BayesianRegressor:
             rng,
             y_scale=self.y_scale_,
             name=type(self).__name__,
+            strategy=strategy,
         )
         return tr_idx
 

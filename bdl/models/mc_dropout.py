@@ -5,8 +5,13 @@ uncertainties do we need in Bayesian deep learning for computer vision?", NeurIP
 mean + aleatoric-scale head trained on the Gaussian negative log-likelihood).
 
 At prediction time the network is run with dropout switched on for ``n_passes`` stochastic
-passes, all in one batched call (the passes are stacked into large matrix products, no Python
-loop over passes). Each pass gives a Gaussian N(mu_t, sigma_t^2); the predictive is the
+passes. A pass is one sampled network: its dropout masks are drawn once and shared by every
+candidate, so the T passes are joint function samples (what Thompson sampling and batch
+acquisition need) and each candidate's marginal is the same as with per-candidate masks. A mask
+on a layer's inputs is a mask on the rows of its weight matrix, so the first layer X W_1 is
+computed once for all passes (unless ``input_dropout``) and every later layer is one batched
+float32 matrix product over the T masked weight matrices, in row chunks, with no Python loop
+over passes and no retracing between calls. Each pass gives a Gaussian N(mu_t, sigma_t^2); the predictive is the
 equal-weight mixture of these Gaussians (:class:`bdl.predictive.SamplePredictive`), whose
 variance splits by the law of total variance into epistemic (spread of the mu_t) and
 aleatoric (mean of the sigma_t^2) parts.
@@ -25,8 +30,9 @@ from bdl.predictive import SamplePredictive
 
 __all__ = ["MCDropoutRegressor"]
 
-# Largest number of float32 activations one prediction chunk may hold (about 128 MB).
-_MAX_ACTIVATIONS = 32_000_000
+# Largest number of float32 values one (T, rows, width) activation of a prediction chunk may
+# hold: 64 M floats = 256 MiB, so a chunk's peak stays well under 1 GiB.
+_MAX_ACTIVATIONS = 64 * 2**20
 
 
 @register
@@ -183,66 +189,79 @@ class MCDropoutRegressor(BayesianRegressor):
                 h = tf.nn.relu(h)
         return h
 
-    def _mc_passes(self, x: Any, seed: Any, n_passes: int) -> tuple[Any, Any]:
-        """All passes at once for x of shape (m, d) -> mu, scale of shape (T, m)."""
+    def _pass_layers(self, seed: Any, n_passes: Any) -> list[tuple[Any, Any]]:
+        """The T sampled networks of one prediction call, as :func:`stacked_forward` layers.
+
+        A pass is one sampled network: its dropout mask is drawn once per pass and shared by
+        every candidate (Gal & Ghahramani's MC dropout samples weights, and a mask on a layer's
+        input units is a mask on the rows of its weight matrix). Each candidate's marginal
+        predictive is the same as with independent masks per candidate, and across candidates
+        the T passes are proper joint function samples, which Thompson sampling and batch
+        acquisition need. Dropping the input units of layer l zeroes rows of W_l, so the masked
+        weights diag(m_t) W_l / (1 - p) of all passes form one (T, a, b) stack and every layer
+        after the first becomes one batched matrix product; the first layer is shared by all
+        passes (computed once) unless ``input_dropout`` is on.
+
+        Returns
+        -------
+        list of (W, b)
+            W of shape (T, a, b) for dropped layers, (a, b) otherwise; b of shape (b,).
+        """
         from bdl.models._tf import tf
 
         p = float(self.dropout_rate)
-        m = tf.shape(x)[0]
-        n_layers = len(self._vars) // 2
-        if self.input_dropout and p > 0:
-            h = tf.tile(x[None], [n_passes, 1, 1])
-            keep = tf.random.stateless_uniform(tf.shape(h), seed=seed + [0, 1]) >= p
-            h = tf.reshape(tf.where(keep, h / (1.0 - p), 0.0), [n_passes * m, -1])
-            h = tf.nn.relu(tf.matmul(h, self._vars[0]) + self._vars[1])
-        else:
-            # the first layer does not depend on the pass: compute it once, then tile
-            h1 = tf.nn.relu(tf.matmul(x, self._vars[0]) + self._vars[1])
-            h = tf.reshape(tf.tile(h1[None], [n_passes, 1, 1]), [n_passes * m, -1])
-        for layer in range(1, n_layers):
-            if p > 0:
-                keep = tf.random.stateless_uniform(tf.shape(h), seed=seed + [0, 1 + layer]) >= p
-                h = tf.where(keep, h / (1.0 - p), 0.0)
-            h = tf.matmul(h, self._vars[2 * layer]) + self._vars[2 * layer + 1]
-            if layer < n_layers - 1:
-                h = tf.nn.relu(h)
-        mu, scale = self._head(tf.reshape(h, [n_passes, m, -1]))
-        return mu, scale
+        layers = []
+        for layer in range(len(self._vars) // 2):
+            w, b = self._vars[2 * layer], self._vars[2 * layer + 1]
+            if p > 0 and (layer > 0 or self.input_dropout):
+                shape = tf.stack([n_passes, tf.shape(w)[0]])
+                keep = tf.random.stateless_uniform(shape, seed=seed + [0, 1 + layer]) >= p
+                w = tf.where(keep[:, :, None], w[None] * (1.0 / (1.0 - p)), 0.0)
+            else:
+                w = tf.convert_to_tensor(w)
+            layers.append((w, tf.convert_to_tensor(b)))
+        if all(w.shape.rank == 2 for w, _ in layers):
+            # dropout_rate 0: all passes are one network; give the small output layer the
+            # pass axis so the result still has T columns
+            w = layers[-1][0]
+            layers[-1] = (tf.broadcast_to(w[None], tf.concat([[n_passes], tf.shape(w)], 0)), layers[-1][1])
+        return layers
 
-    def _get_predict_fn(self) -> Any:
-        from bdl.models._tf import tf
+    def _chunk_passes(self, x: Any, layers: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """x of shape (m, d) through the T sampled networks -> mu, scale of shape (m, T)."""
+        from bdl.models._tf import stacked_forward, tf
+
+        mu, scale = self._head(stacked_forward(x, layers))
+        return tf.transpose(mu), tf.transpose(scale)
+
+    def _compiled(self) -> tuple[Any, Any]:
+        """The two compiled functions of prediction, traced once per model: the pass weights
+        (seed, T) and the chunk function (x, weights) with the pass and row axes left open."""
+        from bdl.models._tf import layer_specs, tf
 
         if getattr(self, "_predict_fn", None) is None:
-            d = int(self._vars[0].shape[0])
-
-            @tf.function(
-                input_signature=[
-                    tf.TensorSpec([None, d], tf.float32),
-                    tf.TensorSpec([2], tf.int64),
-                    tf.TensorSpec([], tf.int32),
-                ],
-                reduce_retracing=True,
+            weights_fn = tf.function(
+                self._pass_layers,
+                input_signature=[tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int32)],
             )
-            def predict_fn(x: Any, seed: Any, n_passes: Any) -> tuple[Any, Any]:
-                return self._mc_passes(x, seed, n_passes)
-
-            self._predict_fn = predict_fn
+            d = int(self._vars[0].shape[0])
+            specs = layer_specs(weights_fn.get_concrete_function().structured_outputs)
+            chunk_fn = tf.function(self._chunk_passes, input_signature=[tf.TensorSpec([None, d], tf.float32), specs])
+            self._predict_fn = (weights_fn, chunk_fn)
         return self._predict_fn
 
     def _passes_standardised(self, Xs: np.ndarray, n_passes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """mu, scale of shape (n, T) in standardised target units, computed in row chunks."""
-        from bdl.models._tf import tf
+        """mu, scale of shape (n, T) in standardised target units, computed in row chunks.
 
-        fn = self._get_predict_fn()
-        width = max([Xs.shape[1], *map(int, self.hidden_units)])
-        chunk = max(1, _MAX_ACTIVATIONS // (n_passes * width))
-        mus, scales = [], []
-        for i, start in enumerate(range(0, Xs.shape[0], chunk)):
-            xb = tf.constant(Xs[start : start + chunk])
-            mu, sc = fn(xb, tf.constant([seed, 16 * i], tf.int64), tf.constant(n_passes, tf.int32))
-            mus.append(mu.numpy().T)
-            scales.append(sc.numpy().T)
-        return np.concatenate(mus).astype(np.float64), np.concatenate(scales).astype(np.float64)
+        The pass weights (masks) are drawn once from ``seed`` for the whole call, so a row's
+        numbers do not depend on how the rows are chunked or split across workers.
+        """
+        from bdl.models._tf import chunk_rows, run_passes_in_chunks, tf
+
+        weights_fn, chunk_fn = self._compiled()
+        layers = weights_fn(tf.constant([seed, 0], tf.int64), tf.constant(n_passes, tf.int32))
+        chunk = chunk_rows(n_passes, [int(u) for u in self.hidden_units], _MAX_ACTIVATIONS)
+        return run_passes_in_chunks(chunk_fn, np.asarray(Xs, np.float32), layers, n_passes, chunk)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -271,11 +290,22 @@ class MCDropoutRegressor(BayesianRegressor):
         """mu, scale of shape (n, T) in standardised units (the engine's prediction hook)."""
         return self._passes_standardised(x, n_samples, seed)
 
-    def fit(self, X: Any, y: Any) -> MCDropoutRegressor:
+    def fit(self, X: Any, y: Any, *, strategy: Any = None) -> MCDropoutRegressor:
         """Train on features X of shape (n_samples, n_features) and targets y of shape (n_samples,).
 
         Uses the shared minibatch engine :func:`bdl.models.svi.fit_svi` (Adam/SGD, early stopping
         on validation NLL with the best weights kept, per-epoch trace, progress bar).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        strategy : tf.distribute.Strategy, optional
+            Data-parallel training, e.g. ``tf.distribute.MirroredStrategy()`` over the local
+            GPUs; each batch is split across the replicas. None (default): TensorFlow places the
+            work itself (on a GPU when it sees one). Create one strategy per process and reuse
+            it for every fit (two MirroredStrategy objects in one process can clash on their
+            collective-op keys in TensorFlow 2.21).
 
         Returns
         -------
@@ -289,6 +319,7 @@ class MCDropoutRegressor(BayesianRegressor):
             ys,
             rng,
             lambda r: self._build(self._init_weights(Xs.shape[1], r)),
+            strategy=strategy,
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             optimizer=self.optimizer,

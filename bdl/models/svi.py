@@ -26,6 +26,7 @@ The engine works on any model object that provides:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -124,6 +125,7 @@ def fit_svi(
     rng: np.random.Generator,
     y_scale: float = 1.0,
     name: str = "SVI",
+    strategy: Any = None,
 ) -> tuple[pd.DataFrame, int]:
     """Train ``model`` by stochastic variational inference on standardised data.
 
@@ -136,6 +138,14 @@ def fit_svi(
     rng : numpy Generator (shuffling and seeds)
     y_scale : float
         Target std, to report validation NLL and RMSE in target units.
+    name : str
+        Shown in the progress bar and in error messages.
+    strategy : tf.distribute.Strategy or None
+        Train data-parallel: the optimiser and its state are created in ``strategy.scope()``
+        (the model's variables must have been created there too, as
+        :meth:`bdl.models.base.BayesianRegressor._fit_engine` does), each batch is split across
+        the replicas and the gradients are summed across them. None: the default device
+        placement (a GPU when TensorFlow sees one).
 
     Returns
     -------
@@ -152,12 +162,54 @@ def fit_svi(
     config.check()
     n = X.shape[0]
     variables = model.trainable_variables
-    opt = make_optimizer(config.optimizer, config.learning_rate, config.momentum, config.clipnorm)
-    opt.build(variables)
+    replicas = 1 if strategy is None else int(strategy.num_replicas_in_sync)
+    if replicas > 1 and config.batch_size < replicas:
+        raise InputError(
+            f"batch_size {config.batch_size} is smaller than the strategy's {replicas} replicas; "
+            "use a batch_size of at least the number of replicas (each replica takes a share of every batch)."
+        )
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        opt = make_optimizer(config.optimizer, config.learning_rate, config.momentum, config.clipnorm)
+        opt.build(variables)
+        # summed gradients of the epoch (for the gradient SNR); under a strategy every replica
+        # holds the same all-reduced values, so the first replica's update is the right one
+        agg = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        grad_sum = [tf.Variable(tf.zeros_like(v), trainable=False, aggregation=agg) for v in variables]
+        grad_sq = [tf.Variable(tf.zeros_like(v), trainable=False, aggregation=agg) for v in variables]
     X_t, y_t = tf.constant(X, tf.float32), tf.constant(y, tf.float32)
     kl_factor = (1.0 / n) if config.kl_scale is None else float(config.kl_scale)
-    grad_sum = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
-    grad_sq = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+    def batch_step(xb: Any, yb: Any, seed: Any, kl_w: Any) -> tuple[Any, Any]:
+        """One optimiser step; under a strategy, one replica's share of the batch.
+
+        Replica r of R takes rows r, r + R, ... of the batch, weights its mean log-likelihood by
+        its share of the rows and the KL by 1/R, so the replicas' gradients, which the optimiser
+        sums across replicas, are exactly the gradient of the whole batch's loss. One replica
+        (R = 1) gives the same numbers as no strategy.
+        """
+        share, kl_part = tf.constant(1.0), tf.constant(1.0)
+        ctx = None
+        if strategy is not None:
+            ctx = tf.distribute.get_replica_context()
+            r = ctx.replica_id_in_sync_group
+            r = tf.cast(r, tf.int32) if isinstance(r, tf.Tensor) else tf.constant(r, tf.int32)
+            full = tf.cast(tf.shape(xb)[0], tf.float32)
+            xb, yb = xb[r::replicas], yb[r::replicas]
+            share = tf.cast(tf.shape(xb)[0], tf.float32) / full
+            kl_part = tf.constant(1.0 / replicas)
+            seed = tf.stack([seed[0], seed[1] + tf.cast(r, tf.int64)])
+        with tf.GradientTape() as tape:
+            ll, kl = model.elbo_terms(xb, yb, seed)
+            loss = -ll * share + kl_w * kl_factor * kl * kl_part
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+        opt.apply_gradients(zip(grads, variables))
+        if ctx is not None:
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        for acc_s, acc_q, g in zip(grad_sum, grad_sq, grads):
+            acc_s.assign_add(g)
+            acc_q.assign_add(tf.square(g))
+        return ll * share, kl * kl_part
 
     @tf.function(reduce_retracing=True)
     def train_epoch(perm: Any, seed: Any, bs: Any, kl_w: Any) -> tuple[Any, Any, Any]:
@@ -169,15 +221,13 @@ def fit_svi(
         for i in tf.range(n_batches):
             idx = perm[i * bs : (i + 1) * bs]
             xb, yb = tf.gather(X_t, idx), tf.gather(y_t, idx)
-            with tf.GradientTape() as tape:
-                ll, kl = model.elbo_terms(xb, yb, tf.stack([seed, tf.cast(i, tf.int64) * 64]))
-                loss = -ll + kl_w * kl_factor * kl
-            grads = tape.gradient(loss, variables)
-            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-            opt.apply_gradients(zip(grads, variables))
-            for s, q, g in zip(grad_sum, grad_sq, grads):
-                s.assign_add(g)
-                q.assign_add(tf.square(g))
+            batch_seed = tf.stack([seed, tf.cast(i, tf.int64) * 64])
+            if strategy is None:
+                ll, kl = batch_step(xb, yb, batch_seed, kl_w)
+            else:
+                ll, kl = strategy.run(batch_step, args=(xb, yb, batch_seed, kl_w))
+                ll = strategy.reduce(tf.distribute.ReduceOp.SUM, ll, axis=None)
+                kl = strategy.reduce(tf.distribute.ReduceOp.SUM, kl, axis=None)
             ll_total += ll * tf.cast(tf.shape(idx)[0], tf.float32)
             kl_last = kl
         return ll_total / tf.cast(tf.shape(perm)[0], tf.float32), kl_last, tf.cast(n_batches, tf.float32)
@@ -200,7 +250,12 @@ def fit_svi(
     bar = progress_bar(range(int(config.epochs)), desc=f"{name} fit", unit="epoch", enable=config.progress)
     for epoch in bar:
         kl_w = min(1.0, (epoch + 1) / config.kl_warmup_epochs) if config.kl_warmup_epochs > 0 else 1.0
-        perm = tf.constant(rng.permutation(n).astype(np.int32))
+        order = rng.permutation(n).astype(np.int32)
+        if 0 < n % bs < replicas:
+            # a last batch with fewer rows than replicas would leave a replica empty: those few
+            # (random) rows sit this epoch out
+            order = order[: n - n % bs]
+        perm = tf.constant(order)
         ll, kl, nb = train_epoch(perm, tf.constant(base_seed + epoch, tf.int64), tf.constant(bs), tf.constant(kl_w))
         ll, kl = float(ll), float(kl)
         snr = grad_snr(float(nb))

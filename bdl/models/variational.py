@@ -40,7 +40,11 @@ from bdl.predictive import SamplePredictive
 
 __all__ = ["VariationalBNN"]
 
-_MAX_ACTIVATIONS = 32_000_000
+# Largest number of float32 values of one (S, rows, width) activation of a prediction chunk:
+# 8 M floats = 32 MiB. Smaller than MC dropout's budget because every layer here is per-sample
+# with few multiply-adds per activation, so keeping activations near the caches pays more than
+# larger products (measured with benchmarks/speed.py on a busy 2-core machine).
+_MAX_ACTIVATIONS = 8 * 2**20
 _ESTIMATORS = ("flipout", "reparameterization")
 _PRIORS = ("normal", "scale_mixture")
 _NOISES = ("heteroscedastic", "homoscedastic", "fixed")
@@ -316,68 +320,81 @@ class VariationalBNN(BayesianRegressor):
             kl = self._kl_sampled(samples)
         return loglik, kl
 
-    def _mc_graph(self, x: Any, seed: Any, n_samples: Any) -> tuple[Any, Any]:
-        """S weight samples at once: x (m, d) -> mu, scale of shape (S, m)."""
+    def _pass_layers(self, seed: Any, n_samples: Any) -> list[tuple[Any, Any]]:
+        """S posterior weight samples as :func:`bdl.models._tf.stacked_forward` layers.
+
+        Drawn once per prediction call and shared by every candidate, so the S passes are joint
+        function samples and a row's numbers do not depend on the chunk it is computed in.
+
+        Returns
+        -------
+        list of (W, b)
+            W of shape (S, a, b), b of shape (S, b).
+        """
         from bdl.models._tf import tf
 
-        h = None
+        layers = []
         for layer in range(self._n_layers):
-            key = f"l{layer}"
-            w_mu = self._v[f"{key}_w_loc"]
-            b_mu = self._v[f"{key}_b_loc"]
-            eps_w = tf.random.stateless_normal(
-                tf.concat([[n_samples], tf.shape(w_mu)], 0), seed=seed + [0, 2 * layer + 1]
+            pair = []
+            for j, part in enumerate(("w", "b")):
+                loc = self._v[f"l{layer}_{part}_loc"]
+                eps = tf.random.stateless_normal(
+                    tf.concat([[n_samples], tf.shape(loc)], 0), seed=seed + [0, 2 * layer + 1 + j]
+                )
+                pair.append(loc[None] + self._sigma(self._v[f"l{layer}_{part}_rho"])[None] * eps)
+            layers.append((pair[0], pair[1]))
+        return layers
+
+    def _chunk_passes(self, x: Any, layers: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """x of shape (m, d) through the S sampled networks -> mu, scale of shape (m, S).
+
+        The first layer is a product of the shared x with the stack of S sampled matrices, the
+        others batched products over the samples, all in float32.
+        """
+        from bdl.models._tf import stacked_forward, tf
+
+        mu, scale = self._head(stacked_forward(x, layers))
+        return tf.transpose(mu), tf.transpose(scale)
+
+    def _compiled(self) -> tuple[Any, Any]:
+        """Compiled (weights, chunk) functions, traced once per model (pass and row axes open)."""
+        from bdl.models._tf import layer_specs, tf
+
+        if getattr(self, "_predict_fn", None) is None:
+            weights_fn = tf.function(
+                self._pass_layers,
+                input_signature=[tf.TensorSpec([2], tf.int64), tf.TensorSpec([], tf.int32)],
             )
-            eps_b = tf.random.stateless_normal(tf.concat([[n_samples], tf.shape(b_mu)], 0), seed=seed + [0, 2 * layer + 2])
-            w = w_mu[None] + self._sigma(self._v[f"{key}_w_rho"])[None] * eps_w  # (S, a, b)
-            b = b_mu[None] + self._sigma(self._v[f"{key}_b_rho"])[None] * eps_b  # (S, b)
-            if layer == 0:
-                # one large product for all samples: (m, d) @ (d, S*b)
-                a, bb = tf.shape(w_mu)[0], tf.shape(w_mu)[1]
-                wide = tf.reshape(tf.transpose(w, [1, 0, 2]), [a, n_samples * bb])
-                h = tf.transpose(tf.reshape(tf.matmul(x, wide), [-1, n_samples, bb]), [1, 0, 2]) + b[:, None, :]
-            else:
-                h = tf.matmul(h, w) + b[:, None, :]
-            if layer < self._n_layers - 1:
-                h = tf.nn.relu(h)
-        return self._head(h)
+            d = int(self._v["l0_w_loc"].shape[0])
+            specs = layer_specs(weights_fn.get_concrete_function().structured_outputs)
+            chunk_fn = tf.function(self._chunk_passes, input_signature=[tf.TensorSpec([None, d], tf.float32), specs])
+            self._predict_fn = (weights_fn, chunk_fn)
+        return self._predict_fn
 
     def mc_predict(self, x: np.ndarray, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """mu, scale of shape (n, S) in standardised units, computed in row chunks."""
-        from bdl.models._tf import tf
+        from bdl.models._tf import chunk_rows, run_passes_in_chunks, tf
 
-        if getattr(self, "_predict_fn", None) is None:
-            d = int(self._v["l0_w_loc"].shape[0])
-
-            @tf.function(
-                input_signature=[
-                    tf.TensorSpec([None, d], tf.float32),
-                    tf.TensorSpec([2], tf.int64),
-                    tf.TensorSpec([], tf.int32),
-                ],
-                reduce_retracing=True,
-            )
-            def fn(xx: Any, ss: Any, nn: Any) -> tuple[Any, Any]:
-                return self._mc_graph(xx, ss, nn)
-
-            self._predict_fn = fn
-        width = max([x.shape[1], 2, *map(int, self.hidden_units)])
-        chunk = max(1, _MAX_ACTIVATIONS // (n_samples * width))
-        mus, scales = [], []
-        # the same weight samples for every chunk: the seed does not depend on the chunk
-        for start in range(0, x.shape[0], chunk):
-            mu, sc = self._predict_fn(
-                tf.constant(x[start : start + chunk], tf.float32),
-                tf.constant([seed, 0], tf.int64),
-                tf.constant(n_samples, tf.int32),
-            )
-            mus.append(mu.numpy().T)
-            scales.append(sc.numpy().T)
-        return np.concatenate(mus).astype(np.float64), np.concatenate(scales).astype(np.float64)
+        weights_fn, chunk_fn = self._compiled()
+        layers = weights_fn(tf.constant([seed, 0], tf.int64), tf.constant(n_samples, tf.int32))
+        chunk = chunk_rows(n_samples, [2, *map(int, self.hidden_units)], _MAX_ACTIVATIONS)
+        return run_passes_in_chunks(chunk_fn, np.asarray(x, np.float32), layers, n_samples, chunk)
 
     # ------------------------------------------------------------------ public API
-    def fit(self, X: Any, y: Any) -> VariationalBNN:
-        """Maximise the ELBO on X of shape (n_samples, n_features) and y of shape (n_samples,)."""
+    def fit(self, X: Any, y: Any, *, strategy: Any = None) -> VariationalBNN:
+        """Maximise the ELBO on X of shape (n_samples, n_features) and y of shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        strategy : tf.distribute.Strategy, optional
+            Data-parallel training (see :meth:`MCDropoutRegressor.fit`); None: default placement.
+
+        Returns
+        -------
+        self
+        """
         self._check_params()
         Xs, ys = self._prepare_fit(X, y)
         rng = np.random.default_rng(self.random_state)
@@ -386,6 +403,7 @@ class VariationalBNN(BayesianRegressor):
             ys,
             rng,
             lambda r: self._build(self._init_arrays(Xs.shape[1], r)),
+            strategy=strategy,
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             optimizer=self.optimizer,
