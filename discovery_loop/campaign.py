@@ -30,6 +30,7 @@ import math
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -413,6 +414,21 @@ class RoundRecord:
     n_hits: int | None = None
 
 
+class _StageTimer:
+    """Wall-clock seconds per stage of a round (``with timer("predict"): ...``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - t0, 4)
+
+
 def _round_seeds(seed: int, round_: int) -> dict[str, int]:
     state = np.random.SeedSequence([int(seed), int(round_)]).generate_state(4)
     return {"model": int(state[0] % 2**31), "mdn": int(state[1] % 2**31), "acquisition": int(state[2]), "selection": int(state[3])}
@@ -676,34 +692,37 @@ class Campaign:
             self.ledger.record_round(info, proposals)
             return proposals
 
-        t0 = time.perf_counter()
-        model = _build_model(cfg.model, cfg.model_params, seeds["model"])
-        model.fit(X_train, y_train)
+        timer = _StageTimer()
+        with timer("fit_model"):
+            model = _build_model(cfg.model, cfg.model_params, seeds["model"])
+            model.fit(X_train, y_train)
         mdn = None
         if cfg.diagnose:
             from bdl.models import MixtureDensityRegressor
 
-            mdn_settings = {**MDN_DEFAULTS, **cfg.mdn_params}
-            mdn_settings["hidden_units"] = tuple(mdn_settings["hidden_units"])
-            mdn = MixtureDensityRegressor(**mdn_settings, random_state=seeds["mdn"], progress=False).fit(X_train, y_train)
-        train_seconds = time.perf_counter() - t0
+            with timer("fit_mdn"):
+                mdn_settings = {**MDN_DEFAULTS, **cfg.mdn_params}
+                mdn_settings["hidden_units"] = tuple(mdn_settings["hidden_units"])
+                mdn = MixtureDensityRegressor(**mdn_settings, random_state=seeds["mdn"], progress=False).fit(X_train, y_train)
 
-        t0 = time.perf_counter()
-        pred = model.predict_dist(X_cand)
+        with timer("predict"):
+            pred = model.predict_dist(X_cand)
+            mdn_pred = mdn.predict_dist(X_cand) if mdn is not None else None
         best_u = cfg.goal.best(y_train)
         scorer = self._scorer(seeds["acquisition"], best_u)
         triage_df = None
         counts: dict[str, int] = {}
-        if mdn is not None:
+        if mdn_pred is not None:
             from bdl.diagnostics import GatePolicy, gated_scores, triage
 
-            mdn_pred = mdn.predict_dist(X_cand)
-            # the descriptor-space OOD score needs a reference set; with a handful of
-            # measurements every candidate would be "far", so it waits for MIN_TRAIN_FOR_OOD
-            enough = np.unique(X_train, axis=0).shape[0] >= MIN_TRAIN_FOR_OOD
-            triage_df = triage(pred, mdn_pred, X_train=X_train if enough else None, X_candidates=X_cand if enough else None)
-            counts = {str(k_): int(v) for k_, v in triage_df["status"].value_counts().sort_index().items()}
-            if cfg.gate is not None:
+            with timer("diagnose"):
+                # the descriptor-space OOD score needs a reference set; with a handful of
+                # measurements every candidate would be "far", so it waits for MIN_TRAIN_FOR_OOD
+                enough = np.unique(X_train, axis=0).shape[0] >= MIN_TRAIN_FOR_OOD
+                triage_df = triage(pred, mdn_pred, X_train=X_train if enough else None, X_candidates=X_cand if enough else None)
+                counts = {str(k_): int(v) for k_, v in triage_df["status"].value_counts().sort_index().items()}
+        with timer("acquire"):
+            if triage_df is not None and cfg.gate is not None:
                 policy = GatePolicy(action=cfg.gate, **cfg.gate_params)
                 scores = gated_scores(scorer, pred, mdn_pred, triage_df, policy)
                 if policy.action == "skip" and int(np.isfinite(scores).sum()) < k:
@@ -714,19 +733,17 @@ class Campaign:
                                     "flagged ones ranked after them to fill the batch", r)
             else:
                 scores = scorer(pred)
-        else:
-            scores = scorer(pred)
         from discovery_loop.batch import select_batch
 
-        extra: dict[str, Any] = {}
-        if cfg.selector == "local_penalization":  # penalises around each pick using the predictive
-            extra = {"pred": pred, "maximize": cfg.goal.maximize, "best": best_u, "log_scores": scorer.is_log}
-        local = select_batch(
-            np.asarray(scores, dtype=np.float64), k, method=cfg.selector, X=X_cand, seed=seeds["selection"],
-            **extra, **cfg.selector_params,
-        )
-        local = np.asarray(local, dtype=np.int64)
-        predict_seconds = time.perf_counter() - t0
+        with timer("select"):
+            extra: dict[str, Any] = {}
+            if cfg.selector == "local_penalization":  # penalises around each pick using the predictive
+                extra = {"pred": pred, "maximize": cfg.goal.maximize, "best": best_u, "log_scores": scorer.is_log}
+            local = select_batch(
+                np.asarray(scores, dtype=np.float64), k, method=cfg.selector, X=X_cand, seed=seeds["selection"],
+                **extra, **cfg.selector_params,
+            )
+            local = np.asarray(local, dtype=np.int64)
 
         chosen = candidates[local]
         epi = np.sqrt(pred.epistemic_variance[local]) if pred.has_split else np.full(local.size, np.nan)
@@ -750,8 +767,7 @@ class Campaign:
             model_params=json.dumps(params, sort_keys=True),
             model_fingerprint=_fingerprint_model(model),
             triage_counts=json.dumps(counts, sort_keys=True),
-            train_seconds=train_seconds,
-            predict_seconds=predict_seconds,
+            timings=json.dumps(timer.seconds),
         )
         with tempfile.TemporaryDirectory() as tmp:
             model.save(Path(tmp) / "model")

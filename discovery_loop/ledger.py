@@ -57,7 +57,7 @@ SCHEMA_VERSION = 1
 
 #: Columns that hold wall-clock times or durations: they differ between an interrupted and an
 #: uninterrupted run and are left out when two ledgers are compared.
-TIME_COLUMNS = ("started_at", "proposed_at", "measured_at", "train_seconds", "predict_seconds", "created_at", "at")
+TIME_COLUMNS = ("started_at", "proposed_at", "measured_at", "timings", "created_at", "at")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,8 +74,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     model_fingerprint TEXT,
     strategy TEXT NOT NULL,
     triage_counts TEXT,
-    train_seconds REAL,
-    predict_seconds REAL,
+    timings TEXT,
     started_at TEXT,
     proposed_at TEXT
 );
