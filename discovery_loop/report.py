@@ -20,7 +20,7 @@ from bdl._io import atomic_write_text
 from bdl.predictive import MixturePredictive
 from discovery_loop.ledger import Ledger
 
-__all__ = ["campaign_report", "campaign_summary", "proposal_predictive", "round_calibration"]
+__all__ = ["campaign_report", "campaign_summary", "comparison_report", "proposal_predictive", "round_calibration"]
 
 
 def proposal_predictive(proposals: pd.DataFrame) -> MixturePredictive:
@@ -241,3 +241,101 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     summary = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
     return report
+
+
+def _label(summary: dict[str, Any]) -> str:
+    return f"{summary['strategy']} ({summary['model']})"
+
+
+def comparison_report(ledgers: list[Ledger], out_dir: str | Path, title: str | None = None) -> Path:
+    """Compare campaigns on the same pool: bands over seeds per strategy, factors against random.
+
+    Campaigns are grouped by strategy (gate included) and model; each group's curves are drawn
+    as a median line and a 10-90 % band over its seeds. Writes ``comparison.html`` and
+    ``comparison.csv`` (one row per ledger) into ``out_dir``.
+
+    Raises
+    ------
+    LedgerError
+        If the ledgers are of different pools or targets (nothing to compare).
+    """
+    import matplotlib.pyplot as plt
+
+    from bdl.calibration.report import _CSS
+    from bdl.errors import LedgerError
+    from discovery_loop.campaign import CampaignConfig
+    from discovery_loop.metrics import enhancement_factor
+    from discovery_loop.plots import plot_best_so_far, plot_found_fraction
+
+    if not ledgers:
+        raise LedgerError("comparison_report needs at least one ledger.")
+    summaries = [campaign_summary(lg) for lg in ledgers]
+    fingerprints = {lg.meta().get("pool_fingerprint") for lg in ledgers}
+    targets = {(s["target"], s["goal"]) for s in summaries}
+    if len(fingerprints) > 1 or len(targets) > 1:
+        raise LedgerError(
+            "these ledgers are campaigns on different pools, targets or goals; compare campaigns on the same "
+            "pool, target and goal (e.g. several seeds and strategies of one simulated campaign)."
+        )
+    cfg = CampaignConfig.from_dict(ledgers[0].config)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in summaries:
+        groups.setdefault(_label(s), []).append(s)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    title = title or f"Campaign comparison: {cfg.target}, {cfg.goal.describe()}"
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    rows = []
+    for s, lg in zip(summaries, ledgers):
+        rows.append({
+            "ledger": lg.path.name, "group": _label(s), "seed": s["seed"], "measured": s["n_measured"], "best": s["best"],
+            **{k: s.get(k, float("nan")) for k in (
+                "found_fraction", "experiments_to_first", "experiments_to_all", "acceleration_first",
+                "acceleration_half", "acceleration_all", "enhancement_at_end")},
+        })
+    table = pd.DataFrame(rows)
+    agg = table.groupby("group").agg(
+        campaigns=("seed", "size"),
+        best_median=("best", "median"),
+        found_median=("found_fraction", "median"),
+        af_first_median=("acceleration_first", "median"),
+        af_half_median=("acceleration_half", "median"),
+        af_all_median=("acceleration_all", "median"),
+        ef_end_median=("enhancement_at_end", "median"),
+    ).reset_index()
+    parts.append("<p>Acceleration factor (AF): random picking's expected experiments to find the first, half or all "
+                 "targets (closed form m(N+1)/(M+1)) over the campaign's; enhancement factor (EF): fraction found "
+                 "over random picking's expected n/N at the end (Rohr et al. 2020). NaN: never reached.</p>")
+    parts.append("<h2>Per strategy (medians over seeds)</h2>" + _table(agg))
+    figs = []
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    plot_best_so_far({g: [np.asarray(s["best_so_far"]) for s in ss] for g, ss in groups.items()}, ax=ax, target_label=cfg.target)
+    figs.append(("Best value so far", _png(fig)))
+    if all("found_curve" in s for s in summaries):
+        n_pool, n_t = summaries[0]["n_pool"], summaries[0]["n_targets"]
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        what = "window members" if cfg.goal.kind == "window" else "top 1 %"
+        plot_found_fraction({g: [np.asarray(s["found_curve"]) for s in ss] for g, ss in groups.items()}, n_pool, n_t, ax=ax, what=what)
+        figs.append(("Targets found against random picking", _png(fig)))
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        from discovery_loop.plots import _band
+
+        for g, ss in groups.items():
+            _band(ax, [enhancement_factor(np.asarray(s["found_curve"]), n_pool) for s in ss], g, None)
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("experiments")
+        ax.set_ylabel("enhancement factor over random")
+        ax.legend(fontsize=8)
+        figs.append(("Enhancement factor", _png(fig)))
+    parts.append("<h2>Plots</h2>" + "".join(f"<h3>{html.escape(h)}</h3>{img}" for h, img in figs))
+    parts.append("<h2>Every campaign</h2>" + _table(table))
+    page = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><div class=bdl-report>"
+        + "".join(parts)
+        + "</div></body></html>\n"
+    )
+    path = out / "comparison.html"
+    atomic_write_text(path, page)
+    atomic_write_text(out / "comparison.csv", table.to_csv(index=False))
+    return path
