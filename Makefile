@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench install clean
+.PHONY: run test bench notebooks install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# the five notebooks at full size, executed copies into runs/notebooks/ (the committed ones stay stripped)
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/nbtools.py run --size full --out runs/notebooks
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
