@@ -1,0 +1,181 @@
+"""The acquisition gate: what an active-learning loop does with a flagged candidate.
+
+A large BNN variance on a candidate that :func:`bdl.diagnostics.triage` calls ``bimodal`` is
+the distance between two outcomes, not ignorance, and an acquisition function that rewards
+variance would send the lab to a phantom. :func:`gated_scores` wraps any acquisition score
+(``score_fn(pred) -> ndarray (n,)``, already bound to its other arguments, such as the best
+value so far) with one of three policies for the flagged candidates:
+
+``"skip"``
+    Flagged candidates score ``-inf`` and are never chosen.
+``"downweight"``
+    Flagged candidates are pushed down the ranking by a rank-safe penalty (below).
+``"mixture"``
+    Flagged candidates are scored under the MDN's mixture instead of the BNN's predictive
+    (e.g. expected improvement of the mixture, which knows that the value is one of two).
+
+Down-weighting, for scores of any sign or in log space. ``weight`` w in [0, 1] is the share
+of the ranking a flagged candidate keeps. Three modes (``GatePolicy.downweight_mode``):
+
+``"shift"`` (default)
+    ``s' = s - (1 - w) * (max(s) - min(s))`` over the finite scores of the pool. Invariant to
+    adding a constant to or rescaling the scores, so it behaves the same for EI, log-EI, UCB
+    with negative means or any other score; w = 1 changes nothing, w = 0 puts every flagged
+    candidate at or below the worst unflagged one, and the order among flagged candidates
+    is kept.
+``"multiply"``
+    ``s' = w * s``; only for scores that are >= 0 (EI, variance), raises otherwise.
+``"log"``
+    ``s' = s + log(w)``: multiplying the underlying utility by w for scores that are already
+    logarithms (log-EI, as BoTorch's LogEI); w = 0 gives -inf.
+
+References
+----------
+.. [1] S. Ament, S. Daulton, D. Eriksson, M. Balandat and E. Bakshy, "Unexpected improvements to
+   expected improvement for Bayesian optimization", NeurIPS 2023 (LogEI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bdl.diagnostics.triage import STATUSES
+from bdl.errors import InputError
+
+__all__ = ["GatePolicy", "flagged_mask", "gated_scores"]
+
+FloatArray = NDArray[np.float64]
+_ACTIONS = ("skip", "downweight", "mixture")
+_MODES = ("shift", "multiply", "log")
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """What the acquisition step does with candidates whose triage status is in ``statuses``.
+
+    Parameters
+    ----------
+    action : {"skip", "downweight", "mixture"}, default "skip"
+    statuses : tuple of str, default ("bimodal", "misspecified")
+        Statuses that are gated. ``"out_of_distribution"`` is left out by default: a large
+        epistemic variance far from the data is exactly what exploration is for.
+    weight : float, default 0.5
+        For ``"downweight"``: the share of the score range a flagged candidate keeps (see the
+        module docstring).
+    downweight_mode : {"shift", "multiply", "log"}, default "shift"
+    """
+
+    action: str = "skip"
+    statuses: tuple[str, ...] = ("bimodal", "misspecified")
+    weight: float = 0.5
+    downweight_mode: str = "shift"
+
+    def __post_init__(self) -> None:
+        if self.action not in _ACTIONS:
+            raise InputError(f"GatePolicy.action must be one of {_ACTIONS}, got {self.action!r}.")
+        if isinstance(self.statuses, str):
+            object.__setattr__(self, "statuses", (self.statuses,))
+        object.__setattr__(self, "statuses", tuple(self.statuses))
+        unknown = [s for s in self.statuses if s not in STATUSES]
+        if unknown:
+            raise InputError(f"GatePolicy.statuses has unknown status(es) {unknown}; valid: {list(STATUSES)}.")
+        try:
+            w = float(self.weight)
+        except (TypeError, ValueError):
+            raise InputError(f"GatePolicy.weight must be a number in [0, 1], got {self.weight!r}.") from None
+        if not 0.0 <= w <= 1.0:
+            raise InputError(f"GatePolicy.weight must lie in [0, 1], got {self.weight!r}.")
+        if self.downweight_mode not in _MODES:
+            raise InputError(f"GatePolicy.downweight_mode must be one of {_MODES}, got {self.downweight_mode!r}.")
+
+
+def flagged_mask(triage_df: pd.DataFrame, statuses: Sequence[str]) -> NDArray[np.bool_]:
+    """Boolean mask, shape (n,), of the rows whose ``status`` is in ``statuses``."""
+    if not isinstance(triage_df, pd.DataFrame) or "status" not in triage_df.columns:
+        raise InputError("triage_df must be the DataFrame returned by bdl.diagnostics.triage (it has a 'status' column).")
+    return np.isin(triage_df["status"].astype(str).to_numpy(), list(statuses))
+
+
+def _scores(score_fn: Callable[[Any], Any], pred: Any, n: int, what: str) -> FloatArray:
+    s = np.asarray(score_fn(pred), dtype=float)
+    if s.shape != (n,):
+        raise InputError(f"score_fn returned shape {s.shape} for {what}; it must return one score per candidate, ({n},).")
+    if np.isnan(s).any():
+        raise InputError(f"score_fn returned NaN for {what} at row(s) {np.flatnonzero(np.isnan(s))[:10].tolist()}.")
+    return s
+
+
+def gated_scores(
+    score_fn: Callable[[Any], Any],
+    bnn_pred: Any,
+    mdn_pred: Any,
+    triage_df: pd.DataFrame,
+    policy: GatePolicy | None = None,
+) -> FloatArray:
+    """Acquisition scores with the triage gate applied.
+
+    Parameters
+    ----------
+    score_fn : callable ``(Predictive) -> ndarray of shape (m,)``
+        The acquisition function bound to its other arguments, e.g.
+        ``lambda p: expected_improvement(p, best_f=y_best)``. It is called once on the BNN
+        predictive and, for ``"mixture"``, once on the flagged rows of the MDN predictive.
+    bnn_pred, mdn_pred : Predictive of length n
+    triage_df : DataFrame with n rows
+        From :func:`bdl.diagnostics.triage` on the same candidates, in the same order.
+    policy : GatePolicy, optional
+        Default ``GatePolicy()`` (skip bimodal and misspecified candidates).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Unflagged rows keep ``score_fn(bnn_pred)`` exactly.
+
+    Raises
+    ------
+    InputError
+        For lengths that do not match, a score of the wrong shape or with NaN, or negative
+        scores under ``downweight_mode="multiply"``.
+    """
+    policy = policy if policy is not None else GatePolicy()
+    if not isinstance(policy, GatePolicy):
+        raise InputError(f"policy must be a GatePolicy, got {type(policy).__name__}.")
+    n = len(bnn_pred)
+    if len(triage_df) != n:
+        raise InputError(f"triage_df has {len(triage_df)} rows but bnn_pred has {n}; triage the same candidates.")
+    if mdn_pred is not None and len(mdn_pred) != n:
+        raise InputError(f"mdn_pred has {len(mdn_pred)} rows but bnn_pred has {n}.")
+    flag = flagged_mask(triage_df, policy.statuses)
+    scores = _scores(score_fn, bnn_pred, n, "bnn_pred").copy()
+    if not flag.any():
+        return scores
+    if policy.action == "skip":
+        scores[flag] = -np.inf
+    elif policy.action == "mixture":
+        if mdn_pred is None:
+            raise InputError("GatePolicy(action='mixture') needs mdn_pred (the MDN's predictive).")
+        idx = np.flatnonzero(flag)
+        scores[idx] = _scores(score_fn, mdn_pred[idx], len(idx), "the flagged rows of mdn_pred")
+    else:
+        w = float(policy.weight)
+        if policy.downweight_mode == "shift":
+            finite = scores[np.isfinite(scores)]
+            span = float(finite.max() - finite.min()) if finite.size else 0.0
+            scores[flag] = scores[flag] - (1.0 - w) * span
+        elif policy.downweight_mode == "multiply":
+            if (scores < 0).any():
+                raise InputError(
+                    "downweight_mode='multiply' needs scores >= 0, but score_fn returned negative scores; use "
+                    "downweight_mode='shift' (any sign) or 'log' (log-space scores)."
+                )
+            scores[flag] = w * scores[flag]
+        else:
+            with np.errstate(divide="ignore"):
+                scores[flag] = scores[flag] + np.log(w)
+    return scores
