@@ -4,6 +4,8 @@
 ``bdl bandgap``    fit the MC-dropout model on the shipped experimental band gaps, score it on
                    held-out compositions and write a report
 ``bdl datasets``   list the shipped data sets
+``bdl diagnose``   fit a BNN and a mixture density network, triage candidates (ok / bimodal /
+                   misspecified / out_of_distribution) and write the table
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bdl.errors import BDLError
 
@@ -102,7 +105,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_bench_uci(args: argparse.Namespace) -> int:
     from bdl.bench import run_uci, write_json
 
-    result = run_uci(args.data, args.method, splits=args.splits, quick=args.quick, seed=args.seed, progress=args.progress)
+    result = run_uci(args.data, args.method, splits=args.splits, quick=args.quick, seed=args.seed, progress=args.progress,
+                     epochs=args.epochs, n_passes=args.passes, learning_rates=args.learning_rates)
     print(f"{'method':12s} {'test RMSE':>18s} {'test log-lik':>18s} {'wall (s)':>9s}")
     for method, r in result["methods"].items():
         print(
@@ -122,6 +126,94 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         doc = (loader.__doc__ or "").strip().splitlines()[0]
         print(f"  {name:28s} {doc}")
     print("UCI regression sets (bdl.data.load_uci(name)): " + ", ".join(list_uci()))
+    return 0
+
+
+def _diagnose_features(df: Any, args: argparse.Namespace, what: str) -> Any:
+    """Descriptor matrix of one CSV for ``bdl diagnose`` (formula column or feature columns)."""
+    import pandas as pd
+
+    from bdl.errors import InputError
+
+    if args.formula_column is not None:
+        if args.formula_column not in df.columns:
+            raise InputError(f"{what} has no column {args.formula_column!r} (--formula-column); its columns are "
+                             f"{list(df.columns)[:12]}.")
+        from bdl.features import featurize
+
+        return featurize(df[args.formula_column].astype(str).reset_index(drop=True))
+    cols = [c.strip() for c in args.feature_columns.split(",") if c.strip()]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} lacks feature column(s) {missing} (--feature-columns); its columns are "
+                         f"{list(df.columns)[:12]}.")
+    block = df[cols].apply(pd.to_numeric, errors="coerce")
+    bad = block.isna().to_numpy()
+    if bad.any():
+        row, col = (int(v[0]) for v in bad.nonzero())
+        raise InputError(f"{what} has a missing or non-numeric value in feature column {cols[col]!r} at row {row} "
+                         f"({df[cols[col]].iloc[row]!r}); fix or drop that row.")
+    return block.reset_index(drop=True)
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bdl._io import atomic_write_text, read_csv
+    from bdl.diagnostics import TriageThresholds, triage
+    from bdl.errors import InputError
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if (args.formula_column is None) == (args.feature_columns is None):
+        raise InputError("pass exactly one of --formula-column (formulas, featurised with Magpie) or "
+                         "--feature-columns A,B,... (numeric descriptors already in the files).")
+    train = read_csv(args.train, what="training file")
+    cand = read_csv(args.candidates, what="candidates file")
+    if args.target not in train.columns:
+        raise InputError(f"training file {args.train} has no target column {args.target!r}; its columns are "
+                         f"{list(train.columns)[:12]}.")
+    y = train[args.target].to_numpy()
+    try:
+        y = y.astype(float)
+    except (TypeError, ValueError):
+        raise InputError(f"target column {args.target!r} of {args.train} is not numeric.") from None
+    bad = np.flatnonzero(~np.isfinite(y))
+    if len(bad):
+        raise InputError(f"target column {args.target!r} of {args.train} is missing or not finite at row(s) "
+                         f"{bad[:10].tolist()}; drop those rows.")
+    if len(train) < 10 or len(cand) < 1:
+        raise InputError(f"need at least 10 training rows and 1 candidate, got {len(train)} and {len(cand)}.")
+    X_train = _diagnose_features(train, args, f"training file {args.train}")
+    X_cand = _diagnose_features(cand, args, f"candidates file {args.candidates}")
+    say(f"bdl diagnose: {len(train)} training rows, {len(cand)} candidates, {X_train.shape[1]} descriptors")
+
+    from bdl.models import DeepEnsembleRegressor, MCDropoutRegressor, MixtureDensityRegressor, VariationalBNN
+
+    common = dict(epochs=args.epochs, random_state=args.seed, progress=args.progress)
+    bnn_cls = {"mc_dropout": MCDropoutRegressor, "variational": VariationalBNN, "ensemble": DeepEnsembleRegressor}
+    bnn = bnn_cls[args.bnn](**common)
+    t0 = time.perf_counter()
+    say(f"fitting the BNN ({args.bnn}) ...")
+    bnn.fit(X_train, y)
+    say(f"  done in {time.perf_counter() - t0:.1f} s; fitting the mixture density network ({args.n_components} "
+        "components) ...")
+    t0 = time.perf_counter()
+    mdn = MixtureDensityRegressor(n_components=args.n_components, **common).fit(X_train, y)
+    say(f"  done in {time.perf_counter() - t0:.1f} s; triaging ...")
+    thresholds = TriageThresholds(**({} if args.min_mass is None else {"min_mass": args.min_mass}))
+    tri = triage(bnn.predict_dist(X_cand), mdn.predict_dist(X_cand), X_train=X_train, X_candidates=X_cand,
+                 thresholds=thresholds, lower_bound=args.lower_bound)
+    feature_cols = set() if args.feature_columns is None else {c.strip() for c in args.feature_columns.split(",")}
+    keep = [c for c in cand.columns if c not in feature_cols and c not in tri.columns]
+    out = cand[keep].reset_index(drop=True).join(tri.reset_index(drop=True))
+    out["status"] = out["status"].astype(str)
+    atomic_write_text(args.output, out.to_csv(index=False))
+    counts = out["status"].value_counts()
+    say("statuses: " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("ok", "bimodal", "misspecified",
+                                                                          "out_of_distribution")))
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -162,8 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", default=None, help="write the results here")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--quick", action="store_true", help="tiny grids and epochs: checks the pipeline only")
+    q.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: MC dropout 100 x n_epochs.txt = 4000 as Gal; others 10 x, early stopping)")
+    q.add_argument("--passes", type=int, default=None, help="MC dropout test passes T (default 10000; grid uses min(T, 1000))")
+    q.add_argument("--learning-rates", type=float, nargs="+", default=[1e-3],
+                   help="Adam step sizes in MC dropout's grid, chosen on the validation rows (default 1e-3, Gal's)")
     q.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     q.set_defaults(func=_cmd_bench_uci)
+
+    p = sub.add_parser("diagnose", help="triage candidates: is the BNN's uncertainty bimodal, misspecified or OOD?")
+    p.add_argument("--train", required=True, help="training CSV with descriptors (or formulas) and the target")
+    p.add_argument("--candidates", required=True, help="CSV of candidates to triage")
+    p.add_argument("--target", required=True, help="target column of the training CSV")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--formula-column", default=None, help="formula column (featurised with the 132 Magpie statistics)")
+    src.add_argument("--feature-columns", default=None, help="comma-separated numeric descriptor columns")
+    p.add_argument("-o", "--output", required=True, help="triage CSV: candidate columns + status, reasons, numbers")
+    p.add_argument("--bnn", choices=["mc_dropout", "variational", "ensemble"], default="mc_dropout")
+    p.add_argument("--n-components", type=int, default=5, help="MDN components (default 5)")
+    p.add_argument("--lower-bound", type=float, default=None, help="physical lower bound of the target (0 for band gaps)")
+    p.add_argument("--min-mass", type=float, default=None, help="smallest mass of a mode that counts (default 0.1)")
+    p.add_argument("--epochs", type=int, default=300, help="maximum epochs of both nets (early stopping)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bars on stderr")
+    p.set_defaults(func=_cmd_diagnose)
 
     p = sub.add_parser("datasets", help="list the shipped data sets")
     p.set_defaults(func=_cmd_datasets)

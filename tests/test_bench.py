@@ -45,7 +45,7 @@ def test_cli_runs_an_unseen_folder_and_writes_json(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     res = subprocess.run(
         [sys.executable, "-m", "bdl.cli", "bench", "uci", "--data", str(folder), "--method", "mc_dropout", "mdn",
-         "--splits", "0-1", "--quick", "--json", str(out), "--no-progress"],
+         "--splits", "0-1", "--quick", "--epochs", "5", "--passes", "20", "--json", str(out), "--no-progress"],
         capture_output=True, text=True, env=env,
     )
     assert res.returncode == 0, res.stderr
@@ -60,25 +60,53 @@ def test_cli_runs_an_unseen_folder_and_writes_json(tmp_path):
 
 
 def test_grid_choice_uses_only_the_training_split(tmp_path, monkeypatch):
-    """Hyper-parameters are picked on the last 20 % of the training rows, never the test rows."""
+    """MC dropout's grid is trained on the first 80 % and scored on the last 20 % of the training
+    rows; test rows reach only the final scoring. With every test target NaN, the choice is made
+    on finite validation scores and only the test log-likelihood becomes NaN."""
     import bdl.bench as bench
+    from bdl.data import load_uci
+    from bdl.data._uci import UCIDataset
 
     folder = _write_uci(tmp_path / "d2", n_splits=1)
-    seen = []
-    real_score = bench._score
-
-    def spy(model, X, y):
-        seen.append(X.copy())
-        return real_score(model, X, y)
-
-    monkeypatch.setattr(bench, "_score", spy)
-    run_uci(folder, ["mc_dropout"], quick=True, progress=False, log=None)
-    from bdl.data import load_uci
-
-    X_tr, _, X_te, _ = load_uci(folder).train_test(0)
+    X_tr, y_tr, X_te, _ = load_uci(folder).train_test(0)
     cut = int(0.8 * len(X_tr))
-    *grid_calls, final = seen
-    assert len(grid_calls) >= 2
-    for X in grid_calls:
-        np.testing.assert_array_equal(X, X_tr[cut:])
-    np.testing.assert_array_equal(final, X_te)
+    real_tt = UCIDataset.train_test
+
+    def nan_test(self, k):
+        a, b, c, d = real_tt(self, k)
+        return a, b, c, np.full_like(d, np.nan)
+
+    monkeypatch.setattr(UCIDataset, "train_test", nan_test)
+    trained, scored = [], []
+    real_train, real_score = bench._train_members, bench._score_members
+
+    def spy_train(sets, *args, **kw):
+        trained.append(sets)
+        return real_train(sets, *args, **kw)
+
+    def spy_score(weights, stats, tau, sets, *args, **kw):
+        scored.append(sets)
+        return real_score(weights, stats, tau, sets, *args, **kw)
+
+    monkeypatch.setattr(bench, "_train_members", spy_train)
+    monkeypatch.setattr(bench, "_score_members", spy_score)
+    res = run_uci(folder, ["mc_dropout"], quick=True, progress=False, log=None, epochs=5, n_passes=20)
+    (grid_fit, refit), (grid_val, test) = trained, scored
+    grid = bench.mc_dropout_grid(load_uci(folder), y_tr[:cut], quick=True)
+    assert len(grid_fit) == len({s["dropout_rate"] for s in grid}) and len(grid) >= 2
+    for (X, y), (Xv, yv) in zip(grid_fit, grid_val):
+        np.testing.assert_array_equal(X, X_tr[:cut])
+        np.testing.assert_array_equal(Xv, X_tr[cut:])
+        assert np.all(np.isfinite(y)) and np.all(np.isfinite(yv))
+    np.testing.assert_array_equal(refit[0][0], X_tr)
+    np.testing.assert_array_equal(test[0][0], X_te)
+    entry = res["methods"]["mc_dropout"]["per_split"][0]
+    assert np.isfinite(entry["chosen"]["val_ll"]) and np.isnan(entry["ll"])
+
+
+def test_bad_protocol_settings(tmp_path):
+    folder = _write_uci(tmp_path / "d3", n_splits=1)
+    with pytest.raises(InputError, match="epochs"):
+        run_uci(folder, ["mc_dropout"], epochs=0, log=None)
+    with pytest.raises(InputError, match="learning_rates"):
+        run_uci(folder, ["mc_dropout"], learning_rates=[], log=None)
