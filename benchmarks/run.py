@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [featurize] [expt_gap] [uci] [--quick]``.
+"""Run the benchmarks: ``python -m benchmarks.run [featurize] [expt_gap] [uci] [speed] [round_latency] [--quick]``.
 
 Results go to ``benchmarks/results/*.md`` and ``*.json`` with the date and machine.
 """
@@ -25,7 +25,25 @@ def _uci(quick: bool) -> None:
     uci.main()
 
 
-SUITES = {"featurize": featurize_speed.run, "expt_gap": _expt_gap, "uci": _uci}
+def _speed(quick: bool) -> None:
+    from benchmarks import speed
+
+    speed.run(quick=quick)
+
+
+def _round_latency(quick: bool) -> None:
+    from benchmarks import round_latency
+
+    round_latency.run(quick=quick)
+
+
+SUITES = {
+    "featurize": featurize_speed.run,
+    "expt_gap": _expt_gap,
+    "uci": _uci,
+    "speed": _speed,
+    "round_latency": _round_latency,
+}
 
 
 def main() -> None:

@@ -281,12 +281,12 @@ def _ndtr_diff(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, Fl
     a2 = np.where(flip, -b, a)
     b2 = np.where(flip, -a, b)
     straddle = (a2 <= 0.0) & (b2 > 0.0)
-    diff = np.where(
-        straddle,
-        0.5 * (erf(b2 * _INV_SQRT2) + erf(-a2 * _INV_SQRT2)),
-        ndtr(b2) - ndtr(a2),
-    )
-    return np.maximum(diff, 0.0), a2, b2
+    # each branch evaluated only where it applies (special functions dominate the cost)
+    diff = np.empty(straddle.shape)
+    diff[straddle] = 0.5 * (erf(b2[straddle] * _INV_SQRT2) + erf(-a2[straddle] * _INV_SQRT2))
+    other = ~straddle
+    diff[other] = ndtr(b2[other]) - ndtr(a2[other])
+    return np.maximum(diff, 0.0, out=diff), a2, b2
 
 
 def _log_ndtr_diff(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -294,10 +294,11 @@ def _log_ndtr_diff(a: FloatArray, b: FloatArray) -> FloatArray:
     diff, a2, b2 = _ndtr_diff(a, b)
     deep = b2 < _LOG_WINDOW_SWITCH
     with np.errstate(divide="ignore", invalid="ignore"):
-        direct = np.log(diff)
-        lb = log_ndtr(b2)
-        tail = lb + _log1mexp(np.minimum(log_ndtr(a2) - lb, -1e-300))
-    return np.where(deep, tail, direct)
+        out = np.log(diff)
+        if deep.any():  # the deep lower tail only, where log(diff) would lose everything
+            lb = log_ndtr(b2[deep])
+            out[deep] = lb + _log1mexp(np.minimum(log_ndtr(a2[deep]) - lb, -1e-300))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ model). Every later round
 
 1. trains the model on everything measured so far (``fit`` from scratch, seeded: a round is a
    pure function of the campaign seed, the round number and the measurements, which is what
-   makes a resumed campaign identical to an uninterrupted one);
+   makes a resumed campaign identical to an uninterrupted one; with ``warm_start`` it continues
+   the previous model round's networks, loaded from the ledger, so that stays true);
 2. predicts every unmeasured candidate (one :mod:`bdl.predictive` object);
 3. optionally fits a mixture density network and triages the candidates with
    :func:`bdl.diagnostics.triage`; the diagnostics gate (:class:`bdl.diagnostics.GatePolicy`)
@@ -84,6 +85,14 @@ GATE_ACTIONS = ("skip", "downweight", "mixture")
 
 #: Distinct measured candidates needed before the triage scores out-of-distribution candidates.
 MIN_TRAIN_FOR_OOD = 20
+
+#: Models whose networks a warm-started campaign continues from round to round.
+WARM_START_MODELS = ("mc_dropout", "variational")
+
+#: A warm-started campaign trains from scratch again once the training set is more than this
+#: many times the size of the last cold fit's: a network keeps the input and target scaling of
+#: its cold fit, and scaling from a few early measurements should not rule a much larger set.
+WARM_START_REFIT_GROWTH = 2.0
 
 
 # ---------------------------------------------------------------------------------------- goal
@@ -196,6 +205,15 @@ class CampaignConfig:
         hits in the window for a window goal).
     patience : int, optional
         Stop after this many model rounds without improving the best value.
+    warm_start : bool, default False
+        Continue the previous model round's networks (the model, and the MDN with diagnostics
+        on), loaded from the ledger, instead of training new ones from scratch each round
+        (``mc_dropout`` and ``variational`` only). A warm-started network keeps the input and
+        target scaling of its last cold fit, so a round trains from scratch again whenever the
+        training set has grown more than :data:`WARM_START_REFIT_GROWTH` times since then.
+    warm_start_epochs : int, optional
+        Epoch limit of the warm-started fits (default: the model's own ``epochs``; early
+        stopping still applies).
     """
 
     target: str
@@ -217,6 +235,8 @@ class CampaignConfig:
     mdn_params: dict[str, Any] = field(default_factory=dict)
     stop_at: float | None = None
     patience: int | None = None
+    warm_start: bool = False
+    warm_start_epochs: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("budget", "batch_size"):
@@ -235,6 +255,16 @@ class CampaignConfig:
             raise InputError("the diagnostics gate needs diagnose=True (the triage is what it acts on).")
         if self.patience is not None and int(self.patience) < 1:
             raise InputError(f"patience must be a positive number of rounds, got {self.patience!r}.")
+        if self.warm_start and self.model not in WARM_START_MODELS:
+            raise InputError(
+                f"warm_start continues a single network and works with the models {', '.join(WARM_START_MODELS)}; "
+                f"the {self.model!r} model trains from scratch every round, so drop warm_start (--warm-start)."
+            )
+        if self.warm_start_epochs is not None and (
+            isinstance(self.warm_start_epochs, bool) or int(self.warm_start_epochs) != self.warm_start_epochs
+            or self.warm_start_epochs < 1
+        ):
+            raise InputError(f"warm_start_epochs must be None or a positive integer, got {self.warm_start_epochs!r}.")
         from discovery_loop.acquisition import get_acquisition
 
         get_acquisition(self.strategy, **self.acquisition_params())  # raises InputError on a bad name/params
@@ -693,17 +723,25 @@ class Campaign:
             return proposals
 
         timer = _StageTimer()
+        warm_from = self._warm_start_round(len(measured))
+        model = _build_model(cfg.model, cfg.model_params, seeds["model"])
+        if warm_from is not None:
+            with timer("load_previous"):
+                model = self._continue_model(warm_from, "model", model)
         with timer("fit_model"):
-            model = _build_model(cfg.model, cfg.model_params, seeds["model"])
             model.fit(X_train, y_train)
         mdn = None
         if cfg.diagnose:
             from bdl.models import MixtureDensityRegressor
 
+            mdn_settings = {**MDN_DEFAULTS, **cfg.mdn_params}
+            mdn_settings["hidden_units"] = tuple(mdn_settings["hidden_units"])
+            mdn = MixtureDensityRegressor(**mdn_settings, random_state=seeds["mdn"], progress=False)
+            if warm_from is not None:
+                with timer("load_previous"):
+                    mdn = self._continue_model(warm_from, "mdn", mdn)
             with timer("fit_mdn"):
-                mdn_settings = {**MDN_DEFAULTS, **cfg.mdn_params}
-                mdn_settings["hidden_units"] = tuple(mdn_settings["hidden_units"])
-                mdn = MixtureDensityRegressor(**mdn_settings, random_state=seeds["mdn"], progress=False).fit(X_train, y_train)
+                mdn.fit(X_train, y_train)
 
         with timer("predict"):
             pred = model.predict_dist(X_cand)
@@ -760,6 +798,8 @@ class Campaign:
             "predictive": _predictive_json(pred, local),
         })
         params = {**MODELS[cfg.model][1], **cfg.model_params}
+        if cfg.warm_start:
+            params["warm_start_from"] = warm_from  # the model round continued, None: from scratch
         info.update(
             kind="model",
             strategy=cfg.strategy if cfg.gate is None else f"{cfg.strategy}+gate:{cfg.gate}",
@@ -771,8 +811,46 @@ class Campaign:
         )
         with tempfile.TemporaryDirectory() as tmp:
             model.save(Path(tmp) / "model")
-            self.ledger.record_round(info, proposals, model_dir=Path(tmp) / "model")
+            aux = {}
+            if mdn is not None:
+                aux["mdn"] = mdn.save(Path(tmp) / "mdn")
+            self.ledger.record_round(info, proposals, model_dir=Path(tmp) / "model", aux_model_dirs=aux)
         return proposals
+
+    def _warm_start_round(self, n_train: int) -> int | None:
+        """The model round whose networks this round continues, or None to train from scratch.
+
+        A pure function of the ledger's ``rounds`` table (the training-set sizes of the model
+        rounds so far), so a resumed campaign makes the same choice as an uninterrupted one:
+        the first model round is cold, and so is every round whose training set is more than
+        :data:`WARM_START_REFIT_GROWTH` times the last cold round's.
+        """
+        if not self.config.warm_start:
+            return None
+        rounds = self.ledger.table("rounds")
+        model_rounds = rounds[rounds["kind"] == "model"]
+        anchor: float | None = None  # training-set size of the last cold fit
+        for n in model_rounds["n_train"].to_numpy():
+            if anchor is None or n > WARM_START_REFIT_GROWTH * anchor:
+                anchor = float(n)
+        if anchor is None or n_train > WARM_START_REFIT_GROWTH * anchor:
+            return None
+        return int(model_rounds["round"].iloc[-1])
+
+    def _continue_model(self, round_: int, kind: str, fresh: Any) -> Any:
+        """Round ``round_``'s saved network of ``kind``, set to this round's settings (those of
+        ``fresh``: seed, epochs) with ``warm_start`` on, ready to ``fit``."""
+        previous = self.ledger.load_model(round_, kind)
+        if type(previous) is not type(fresh):
+            raise LedgerError(
+                f"round {round_}'s {kind} is a {type(previous).__name__}, not the {type(fresh).__name__} this "
+                "campaign trains; the ledger does not match its configuration."
+            )
+        params = fresh.get_params()
+        params["warm_start"] = True
+        if self.config.warm_start_epochs is not None:
+            params["epochs"] = int(self.config.warm_start_epochs)
+        return previous.set_params(**params)
 
     def _scorer(self, seed: int, best: float | None) -> Any:
         """The acquisition function bound to this round's best value, goal and seed."""
@@ -794,7 +872,7 @@ def pool_from_source(source: dict[str, Any]) -> tuple[Pool, pd.DataFrame]:
     if source.get("dataset"):
         from bdl.data import load_dataset
 
-        df = load_dataset(str(source["dataset"]))
+        df = load_dataset(str(source["dataset"]), **dict(source.get("dataset_kwargs") or {}))  # e.g. {"plate": 3496}
     else:
         from bdl._io import read_csv
 
@@ -828,7 +906,8 @@ def open_campaign(
 
     ``source`` says where the pool comes from and how it is measured::
 
-        {"data": "pool.csv" | None, "dataset": "matbench_expt_gap" | None, "id_column": ...,
+        {"data": "pool.csv" | None, "dataset": "matbench_expt_gap" | None,
+         "dataset_kwargs": {"plate": 3496} | None, "id_column": ...,
          "formula_column": ... | None, "feature_columns": [...] | None,
          "oracle": "lookup" | "file", "lab_dir": ... | None, "noise_std": 0.0}
 

@@ -108,6 +108,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         gate=None if args.gate == "none" else args.gate,
         stop_at=args.stop_at,
         patience=args.patience,
+        warm_start=args.warm_start,
+        warm_start_epochs=args.warm_start_epochs,
     )
     campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
     try:
@@ -186,7 +188,19 @@ def _report(ledger_path: str, out: str) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _report(args.ledger, args.output)
+    if len(args.ledger) == 1:
+        return _report(args.ledger[0], args.output)
+    from discovery_loop.ledger import Ledger
+    from discovery_loop.report import comparison_report
+
+    ledgers = [Ledger(p, lock=False) for p in args.ledger]
+    try:
+        path = comparison_report(ledgers, args.output)
+    finally:
+        for lg in ledgers:
+            lg.close()
+    print(f"comparison of {len(ledgers)} campaigns -> {path}")
+    return 0
 
 
 def _cmd_pools(args: argparse.Namespace) -> int:
@@ -234,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--no-diagnostics", action="store_true", help="skip the mixture-density diagnostics (faster)")
     loop.add_argument("--stop-at", type=float, help="stop once a measured value reaches this (window: number of hits)")
     loop.add_argument("--patience", type=int, help="stop after this many rounds without improvement")
+    loop.add_argument("--warm-start", action="store_true",
+                      help="continue the previous round's networks instead of training from scratch (faster rounds)")
+    loop.add_argument("--warm-start-epochs", type=int, help="epoch limit of the warm-started fits (default: the model's)")
     orc = p.add_argument_group("oracle")
     orc.add_argument("--oracle", default="lookup", choices=["lookup", "file"],
                      help="lookup: the pool's own target column (simulation); file: hand proposals to a lab via --lab-dir")
@@ -258,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ledger", required=True)
     p.set_defaults(func=_cmd_status)
 
-    p = sub.add_parser("report", help="write the campaign report (HTML + CSV) from a ledger")
-    p.add_argument("--ledger", required=True)
+    p = sub.add_parser("report", help="write the campaign report (HTML + CSV) from a ledger, or compare several")
+    p.add_argument("--ledger", required=True, nargs="+",
+                   help="one ledger (its full report) or several campaigns on the same pool (bands over seeds per strategy)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(func=_cmd_report)
 

@@ -19,6 +19,9 @@ Everything a campaign decides or learns goes here, so a campaign killed at any m
 ``models``
     the trained model of every round (its :meth:`~bdl.models.BayesianRegressor.save` folder as a
     zip blob), so any round's model can be loaded and inspected later.
+``aux_models``
+    other models a round trained, keyed by round and ``kind`` (``mdn``: the diagnostics'
+    mixture density network), stored the same way; a warm-started campaign continues them.
 ``proposals``
     every proposed experiment: round, rank in the batch, candidate, acquisition score, the
     model's predictive for it (mean, std, epistemic std, and the full mixture as JSON), the
@@ -79,6 +82,12 @@ CREATE TABLE IF NOT EXISTS rounds (
     proposed_at TEXT
 );
 CREATE TABLE IF NOT EXISTS models (round INTEGER PRIMARY KEY REFERENCES rounds(round), blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS aux_models (
+    round INTEGER NOT NULL REFERENCES rounds(round),
+    kind TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (round, kind)
+);
 CREATE TABLE IF NOT EXISTS proposals (
     round INTEGER NOT NULL REFERENCES rounds(round),
     rank INTEGER NOT NULL,
@@ -108,6 +117,9 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL
 );
 """
+
+
+_AUX_MODELS_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS aux_models") :].split(";")[0]
 
 
 def _now() -> str:
@@ -185,6 +197,9 @@ class Ledger:
                 self._conn.executescript(_SCHEMA)
             else:
                 self._check_schema()
+                if lock and not self._has_table("aux_models"):
+                    # ledgers written before aux_models existed: the table is an addition only
+                    self._conn.execute(_AUX_MODELS_TABLE)
         except BaseException:
             self.close()
             raise
@@ -294,6 +309,7 @@ class Ledger:
             "targets": "idx",
             "rounds": "round",
             "models": "round",
+            "aux_models": "round, kind",
             "proposals": "round, rank",
             "measurements": "round, idx",
             "events": "seq",
@@ -322,21 +338,42 @@ class Ledger:
             self._conn,
         )
 
-    def model_blob(self, round_: int) -> bytes:
-        """The zipped model folder of a round."""
-        row = self._conn.execute("SELECT blob FROM models WHERE round=?", (round_,)).fetchone()
+    def model_blob(self, round_: int, kind: str = "model") -> bytes:
+        """The zipped model folder of a round.
+
+        Parameters
+        ----------
+        round_ : int
+        kind : str, default "model"
+            ``"model"``: the campaign's model; another kind (``"mdn"``) reads ``aux_models``.
+
+        Raises
+        ------
+        LedgerError
+            If the round saved no model of that kind.
+        """
+        if kind == "model":
+            row = self._conn.execute("SELECT blob FROM models WHERE round=?", (round_,)).fetchone()
+        elif self._has_table("aux_models"):
+            row = self._conn.execute("SELECT blob FROM aux_models WHERE round=? AND kind=?", (round_, kind)).fetchone()
+        else:
+            row = None
         if row is None:
-            raise LedgerError(f"round {round_} has no saved model (initial-design rounds have none).")
+            what = "model" if kind == "model" else f"{kind!r} model"
+            raise LedgerError(
+                f"round {round_} has no saved {what} (initial-design rounds have none; a {kind!r} model is saved "
+                "only by rounds that trained one, e.g. the MDN with diagnostics on)."
+            )
         return bytes(row[0])
 
-    def load_model(self, round_: int) -> Any:
-        """The model trained in ``round_``, loaded with :func:`bdl.models.load_model`."""
+    def load_model(self, round_: int, kind: str = "model") -> Any:
+        """The model of kind ``kind`` trained in ``round_``, loaded with :func:`bdl.models.load_model`."""
         import tempfile
 
         from bdl.models import load_model
 
         with tempfile.TemporaryDirectory() as tmp:
-            with zipfile.ZipFile(io.BytesIO(self.model_blob(round_))) as zf:
+            with zipfile.ZipFile(io.BytesIO(self.model_blob(round_, kind))) as zf:
                 zf.extractall(tmp)
             return load_model(tmp)
 
@@ -355,16 +392,21 @@ class Ledger:
         round_info: dict[str, Any],
         proposals: pd.DataFrame,
         model_dir: Path | None = None,
+        aux_model_dirs: dict[str, Path] | None = None,
     ) -> None:
         """Write one round and its proposals in a single transaction.
 
         ``round_info`` holds the ``rounds`` columns; ``proposals`` has columns rank, idx, id, score,
-        mean, std, epistemic_std, status, reasons, predictive.
+        mean, std, epistemic_std, status, reasons, predictive. ``model_dir`` is the campaign
+        model's ``save`` folder, ``aux_model_dirs`` maps a kind (``"mdn"``) to another model's.
         """
         info = dict(round_info)
         info.setdefault("proposed_at", _now())
         cols = list(info)
         blob = _zip_dir(model_dir) if model_dir is not None else None
+        aux = [(int(info["round"]), str(k), _zip_dir(d)) for k, d in sorted((aux_model_dirs or {}).items())]
+        if any(k == "model" for _, k, _ in aux):
+            raise LedgerError("aux_model_dirs cannot use the kind 'model'; that is the campaign model (model_dir).")
         rows = [
             (
                 int(info["round"]),
@@ -388,6 +430,8 @@ class Ledger:
             )
             if blob is not None:
                 c.execute("INSERT INTO models VALUES (?, ?)", (int(info["round"]), blob))
+            if aux:
+                c.executemany("INSERT INTO aux_models VALUES (?, ?, ?)", aux)
             c.executemany("INSERT INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def record_measurements(self, round_: int, measured: pd.DataFrame, id_to_idx: dict[str, int]) -> None:

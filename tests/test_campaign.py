@@ -219,3 +219,32 @@ def test_space_filling_design_spreads_out() -> None:
     assert len(set(sf.tolist())) == 10
     assert min_dist(sf) > np.percentile(rand, 95)
     np.testing.assert_array_equal(sf, initial_design(X, 10, "space_filling", seed=1))
+
+
+def test_comparison_report_over_seeds_and_strategies(tmp_path: Path) -> None:
+    pool = _pool_csv(tmp_path)
+    paths = []
+    for strategy, seed in [("ei", 1), ("ei", 2), ("random", 1), ("random", 2)]:
+        path = tmp_path / f"{strategy}{seed}.sqlite"
+        cfg = _config(strategy=strategy, seed=seed, budget=12, diagnose=strategy != "random")
+        c = open_campaign(path, config=cfg, source=_source(pool))
+        try:
+            c.run()
+        finally:
+            c.ledger.close()
+        paths.append(str(path))
+    res = _run_cli(["report", "--ledger", *paths, "-o", str(tmp_path / "cmp")])
+    assert res.returncode == 0, res.stderr
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
+    assert len(table) == 4 and table["group"].nunique() == 2
+    page = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert page.count("<img") == 3 and "Per strategy" in page
+    # random rounds train no model and record no predictive
+    with Ledger(paths[2], lock=False) as ledger:
+        assert set(ledger.table("rounds")["kind"]) == {"initial", "random"}
+        assert ledger.table("models").empty
+    c = open_campaign(tmp_path / "other.sqlite", config=_config(budget=8, diagnose=False, goal=Goal("minimize")), source=_source(pool))
+    c.run()
+    c.ledger.close()
+    res = _run_cli(["report", "--ledger", paths[0], str(tmp_path / "other.sqlite"), "-o", str(tmp_path / "bad")])
+    assert res.returncode == 2 and "different pools, targets or goals" in res.stderr

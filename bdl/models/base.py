@@ -80,9 +80,85 @@ class BayesianRegressor:
         if getattr(self, "min_scale", 1.0) <= 0:
             raise InputError(f"min_scale must be positive, got {self.min_scale!r}.")
 
+    # ------------------------------------------------------------------ warm start
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "y_scale_")
+
+    def _warm_start_from_fit(self, X: Any) -> bool:
+        """Whether this ``fit`` continues from the current weights (``warm_start``).
+
+        True when ``warm_start`` is set and the model is fitted; then ``X`` must have the
+        feature count (and, for a DataFrame on both fits, the columns) of the earlier fit.
+
+        Raises
+        ------
+        InputError
+            If the feature count or the feature names differ from the earlier fit.
+        """
+        if not getattr(self, "warm_start", False) or not self._is_fitted():
+            return False
+        n_features = np.shape(X)[1] if np.ndim(X) == 2 else None
+        if n_features is not None and n_features != self.n_features_in_:
+            raise InputError(
+                f"warm_start: X has {n_features} features but the model was fitted on {self.n_features_in_}; "
+                "a warm start continues from the fitted weights and needs the same feature columns. Pass the "
+                "same columns, or set warm_start=False to train a new network from scratch."
+            )
+        names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
+        if names is not None and self.feature_names_in_ is not None and sorted(names) != sorted(self.feature_names_in_):
+            raise InputError(
+                "warm_start: X's feature columns differ from the ones the model was fitted on; pass the same "
+                "columns, or set warm_start=False to train a new network from scratch."
+            )
+        return True
+
+    def _warm_build(self, fresh: Any) -> Any:
+        """The ``build`` callable of a warm-started fit: re-create the variables from the current
+        weights (inside a strategy's scope when there is one), after checking that a new
+        network with the present settings would have the same parameter shapes.
+
+        Parameters
+        ----------
+        fresh : list or dict of ndarray
+            What a cold fit would initialise with the present settings (only the shapes are used).
+
+        Raises
+        ------
+        InputError
+            If the architecture changed since the earlier fit (hidden units, number of
+            components, noise model).
+        """
+        current = self._get_arrays()
+        if isinstance(fresh, dict):
+            same = {k: np.shape(a) for k, a in fresh.items()} == {k: np.shape(a) for k, a in current.items()}
+        else:
+            same = [np.shape(a) for a in fresh] == [np.shape(current[k]) for k in sorted(current)]
+        if not same:
+            raise InputError(
+                f"warm_start: the {type(self).__name__}'s architecture changed since it was fitted (hidden_units, "
+                "n_components or noise), so its weights cannot be continued; restore the settings of the earlier "
+                "fit, or set warm_start=False to train a new network from scratch."
+            )
+
+        def build(rng: np.random.Generator) -> None:
+            self._set_arrays(current)
+
+        return build
+
     # ------------------------------------------------------------------ data handling
-    def _prepare_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Validate, remember feature names and scaling, and return standardised data."""
+    def _prepare_fit(self, X: Any, y: Any, keep_scaling: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Validate, remember feature names and scaling, and return standardised data.
+
+        With ``keep_scaling`` (a warm-started fit) the input and target scaling of the earlier
+        fit is kept: the network's weights are only meaningful in the standardised units they
+        were trained in.
+        """
+        if keep_scaling:
+            X, _ = check_X(X, feature_names=self.feature_names_in_)
+            y = check_y(y, X.shape[0])
+            if X.shape[0] < 2:
+                raise InputError(f"need at least 2 training rows to fit, got {X.shape[0]}.")
+            return self._scale_X(X), ((y - self.y_mean_) / self.y_scale_).astype(self._input_dtype)
         X, names = check_X(X)
         y = check_y(y, X.shape[0])
         if X.shape[0] < 2:
@@ -118,7 +194,7 @@ class BayesianRegressor:
         return self._scale_X(X)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "y_scale_"):
+        if not self._is_fitted():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first.")
 
     def predict(self, X: Any) -> np.ndarray:

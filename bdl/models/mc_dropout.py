@@ -73,6 +73,14 @@ class MCDropoutRegressor(BayesianRegressor):
         Epochs without improvement of validation NLL before stopping; the best weights are kept.
     min_scale : float, default 1e-3
         Floor of the predicted aleatoric standard deviation, in units of the target's std.
+    warm_start : bool, default False
+        When True and the model is already fitted, ``fit`` continues from the fitted weights
+        instead of a new random initialisation (scikit-learn's meaning), e.g. when a campaign
+        round adds a few measurements. The input and target scaling of the first (cold) fit is
+        kept, because the weights are only meaningful in those standardised units; the optimiser
+        state restarts. The data must have the same feature columns and the settings the
+        same architecture, else InputError. Lower ``epochs`` with ``set_params`` for a short
+        refresh. Deterministic under ``random_state``.
     random_state : int or None, default None
         Seeds weight initialisation, shuffling, dropout masks and prediction; the same value
         gives the same numbers.
@@ -109,6 +117,7 @@ class MCDropoutRegressor(BayesianRegressor):
         validation_fraction: float = 0.1,
         patience: int = 30,
         min_scale: float = 1e-3,
+        warm_start: bool = False,
         random_state: int | None = None,
         progress: bool | None = None,
     ) -> None:
@@ -127,6 +136,7 @@ class MCDropoutRegressor(BayesianRegressor):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_scale = min_scale
+        self.warm_start = warm_start
         self.random_state = random_state
         self.progress = progress
 
@@ -312,13 +322,19 @@ class MCDropoutRegressor(BayesianRegressor):
         self
         """
         self._check_params()
-        Xs, ys = self._prepare_fit(X, y)
+        warm = self._warm_start_from_fit(X)
+        Xs, ys = self._prepare_fit(X, y, keep_scaling=warm)
         rng = np.random.default_rng(self.random_state)
+        if warm:
+            build = self._warm_build(self._init_weights(Xs.shape[1], np.random.default_rng(0)))
+        else:
+            def build(r: np.random.Generator) -> None:
+                self._build(self._init_weights(Xs.shape[1], r))
         self._fit_engine(
             Xs,
             ys,
             rng,
-            lambda r: self._build(self._init_weights(Xs.shape[1], r)),
+            build,
             strategy=strategy,
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),

@@ -53,6 +53,14 @@ class MixtureDensityRegressor(BayesianRegressor):
     weight_decay : float, default 1e-5
     learning_rate : float, default 1e-3
     epochs, batch_size, validation_fraction, patience : training settings
+    warm_start : bool, default False
+        When True and the model is already fitted, ``fit`` continues from the fitted weights
+        instead of a new random initialisation (scikit-learn's meaning), e.g. when a campaign
+        round adds a few measurements. The input and target scaling of the first (cold) fit is
+        kept, because the weights are only meaningful in those standardised units; the optimiser
+        state restarts. The data must have the same feature columns and the settings the
+        same architecture, else InputError. Lower ``epochs`` with ``set_params`` for a short
+        refresh. Deterministic under ``random_state``.
     random_state : int or None
     progress : bool or None
 
@@ -79,6 +87,7 @@ class MixtureDensityRegressor(BayesianRegressor):
         batch_size: int = 64,
         validation_fraction: float = 0.1,
         patience: int = 30,
+        warm_start: bool = False,
         random_state: int | None = None,
         progress: bool | None = None,
     ) -> None:
@@ -92,6 +101,7 @@ class MixtureDensityRegressor(BayesianRegressor):
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.warm_start = warm_start
         self.random_state = random_state
         self.progress = progress
 
@@ -178,13 +188,19 @@ class MixtureDensityRegressor(BayesianRegressor):
     def fit(self, X: Any, y: Any) -> MixtureDensityRegressor:
         """Train on X of shape (n_samples, n_features) and y of shape (n_samples,)."""
         self._check_params()
-        Xs, ys = self._prepare_fit(X, y)
+        warm = self._warm_start_from_fit(X)
+        Xs, ys = self._prepare_fit(X, y, keep_scaling=warm)
         rng = np.random.default_rng(self.random_state)
+        if warm:
+            build = self._warm_build(self._init_weights(Xs.shape[1], np.random.default_rng(0)))
+        else:
+            def build(r: np.random.Generator) -> None:
+                self._build(self._init_weights(Xs.shape[1], r))
         tr_idx = self._fit_engine(
             Xs,
             ys,
             rng,
-            lambda r: self._build(self._init_weights(Xs.shape[1], r)),
+            build,
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             learning_rate=float(self.learning_rate),

@@ -98,6 +98,14 @@ class VariationalBNN(BayesianRegressor):
     patience : int, default 30
     min_scale : float, default 1e-3
         Floor of the predicted noise scale (standardised units).
+    warm_start : bool, default False
+        When True and the model is already fitted, ``fit`` continues from the fitted weights
+        instead of a new random initialisation (scikit-learn's meaning), e.g. when a campaign
+        round adds a few measurements. The input and target scaling of the first (cold) fit is
+        kept, because the weights are only meaningful in those standardised units; the optimiser
+        state restarts and KL warm-up is skipped (the posterior is already trained). The data must have the same feature columns and the settings the
+        same architecture, else InputError. Lower ``epochs`` with ``set_params`` for a short
+        refresh. Deterministic under ``random_state``.
     random_state : int or None
     progress : bool or None
 
@@ -140,6 +148,7 @@ class VariationalBNN(BayesianRegressor):
         validation_fraction: float = 0.1,
         patience: int = 30,
         min_scale: float = 1e-3,
+        warm_start: bool = False,
         random_state: int | None = None,
         progress: bool | None = None,
     ) -> None:
@@ -167,6 +176,7 @@ class VariationalBNN(BayesianRegressor):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_scale = min_scale
+        self.warm_start = warm_start
         self.random_state = random_state
         self.progress = progress
 
@@ -396,13 +406,19 @@ class VariationalBNN(BayesianRegressor):
         self
         """
         self._check_params()
-        Xs, ys = self._prepare_fit(X, y)
+        warm = self._warm_start_from_fit(X)
+        Xs, ys = self._prepare_fit(X, y, keep_scaling=warm)
         rng = np.random.default_rng(self.random_state)
+        if warm:
+            build = self._warm_build(self._init_arrays(Xs.shape[1], np.random.default_rng(0)))
+        else:
+            def build(r: np.random.Generator) -> None:
+                self._build(self._init_arrays(Xs.shape[1], r))
         tr_idx = self._fit_engine(
             Xs,
             ys,
             rng,
-            lambda r: self._build(self._init_arrays(Xs.shape[1], r)),
+            build,
             strategy=strategy,
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
@@ -411,7 +427,7 @@ class VariationalBNN(BayesianRegressor):
             momentum=float(self.momentum),
             clipnorm=self.clipnorm,
             kl_scale=self.kl_scale,
-            kl_warmup_epochs=int(self.kl_warmup_epochs),
+            kl_warmup_epochs=0 if warm else int(self.kl_warmup_epochs),
             adaptive_batch_size=bool(self.adaptive_batch_size),
             snr_threshold=float(self.snr_threshold),
             max_batch_size=int(self.max_batch_size),
