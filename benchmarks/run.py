@@ -1,4 +1,7 @@
-"""Run the benchmarks: ``python -m benchmarks.run [featurize] [expt_gap] [uci] [speed] [round_latency] [--quick]``.
+"""Run the benchmarks: ``python -m benchmarks.run [SUITE ...] [--quick]`` (default: all).
+
+Suites: featurize, expt_gap, uci, calibration, diagnostics_synthetic, diagnostics_polymorphs,
+rohr, gate, speed, round_latency.
 
 Results go to ``benchmarks/results/*.md`` and ``*.json`` with the date and machine.
 """
@@ -25,6 +28,33 @@ def _uci(quick: bool) -> None:
     uci.main()
 
 
+def _argv_main(module: str, quick: bool) -> None:
+    """Run a benchmark module whose ``main()`` reads ``sys.argv``."""
+    import importlib
+
+    mod = importlib.import_module(f"benchmarks.{module}")
+    sys.argv = [module] + (["--quick"] if quick else [])
+    mod.main()
+
+
+def _diagnostics_synthetic(quick: bool) -> None:
+    from benchmarks import diagnostics_synthetic
+
+    diagnostics_synthetic.main(["--quick"] if quick else [])
+
+
+def _diagnostics_polymorphs(quick: bool) -> None:
+    from benchmarks import diagnostics_polymorphs
+
+    diagnostics_polymorphs.main(["--quick"] if quick else [])
+
+
+def _calibration(quick: bool) -> None:
+    from benchmarks import calibration_example
+
+    calibration_example.main(quick=quick)
+
+
 def _speed(quick: bool) -> None:
     from benchmarks import speed
 
@@ -41,6 +71,11 @@ SUITES = {
     "featurize": featurize_speed.run,
     "expt_gap": _expt_gap,
     "uci": _uci,
+    "calibration": _calibration,
+    "diagnostics_synthetic": _diagnostics_synthetic,
+    "diagnostics_polymorphs": _diagnostics_polymorphs,
+    "rohr": lambda quick: _argv_main("rohr_campaigns", quick),
+    "gate": lambda quick: _argv_main("gate_campaigns", quick),
     "speed": _speed,
     "round_latency": _round_latency,
 }

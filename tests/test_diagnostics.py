@@ -364,3 +364,18 @@ def test_tail_ratio_separates_student_t_from_a_stray_component():
         tri = triage(GaussianPredictive(mdn.mean, mdn.stddev), mdn)
         assert bool(tri["heavy_tails"].iloc[0]) is expect
     assert triage(GaussianPredictive(stray.mean, stray.stddev), stray)["tail_ratio"].iloc[0] < 2.0
+
+
+def test_gate_min_std_quantile_leaves_small_variance_flags_alone() -> None:
+    from bdl.diagnostics import GatePolicy, gated_scores
+    from bdl.errors import InputError
+    from bdl.predictive import GaussianPredictive
+
+    pred = GaussianPredictive(np.zeros(6), np.array([0.1, 0.2, 0.3, 1.0, 2.0, 3.0]))
+    tri = pd.DataFrame({"status": ["bimodal", "ok", "bimodal", "bimodal", "ok", "bimodal"]})
+    s = gated_scores(lambda p: p.stddev.copy(), pred, None, tri, GatePolicy("skip", min_std_quantile=0.5))
+    # the median std is 0.65: only the flagged rows 3 and 5 are above it and skipped
+    np.testing.assert_array_equal(np.isinf(s), [False, False, False, True, False, True])
+    np.testing.assert_allclose(s[:3], [0.1, 0.2, 0.3])
+    with pytest.raises(InputError, match="min_std_quantile"):
+        GatePolicy(min_std_quantile=1.5)

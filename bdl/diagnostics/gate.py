@@ -69,14 +69,24 @@ class GatePolicy:
         For ``"downweight"``: the share of the score range a flagged candidate keeps (see the
         module docstring).
     downweight_mode : {"shift", "multiply", "log"}, default "shift"
+    min_std_quantile : float in [0, 1), optional
+        Gate only the flagged candidates whose BNN predictive std is at or above this quantile
+        of the pool's. The phantom that the gate exists for is a *large* variance that is really
+        two modes; a flagged candidate with a small BNN variance does not lure an acquisition
+        function, and with few training points an MDN invents modes often enough that gating
+        those costs more than it saves (see ``benchmarks/results/gate_campaigns.md``). None
+        (default) gates every flagged candidate.
     """
 
     action: str = "skip"
     statuses: tuple[str, ...] = ("bimodal", "misspecified")
     weight: float = 0.5
     downweight_mode: str = "shift"
+    min_std_quantile: float | None = None
 
     def __post_init__(self) -> None:
+        if self.min_std_quantile is not None and not 0.0 <= float(self.min_std_quantile) < 1.0:
+            raise InputError(f"GatePolicy.min_std_quantile must be None or in [0, 1), got {self.min_std_quantile!r}.")
         if self.action not in _ACTIONS:
             raise InputError(f"GatePolicy.action must be one of {_ACTIONS}, got {self.action!r}.")
         if isinstance(self.statuses, str):
@@ -152,6 +162,9 @@ def gated_scores(
     if mdn_pred is not None and len(mdn_pred) != n:
         raise InputError(f"mdn_pred has {len(mdn_pred)} rows but bnn_pred has {n}.")
     flag = flagged_mask(triage_df, policy.statuses)
+    if policy.min_std_quantile is not None and flag.any():
+        std = np.asarray(bnn_pred.stddev, dtype=float)
+        flag &= std >= np.quantile(std, float(policy.min_std_quantile))
     scores = _scores(score_fn, bnn_pred, n, "bnn_pred").copy()
     if not flag.any():
         return scores
