@@ -77,7 +77,9 @@ def _drive(campaign: Any, quiet: bool) -> int:
     except MeasurementPending as exc:
         print(f"{exc}\nThat is: run 'discovery-loop resume --ledger {campaign.ledger.path}' once the file is there.")
         return EXIT_WAITING
-    print(f"campaign finished: {reason}; best {campaign.config.target} = {campaign.best():.4g}; ledger {campaign.ledger.path}")
+    hits = campaign.n_hits()
+    found = f"{hits} measured values in the window" if hits is not None else f"best {campaign.config.target} = {campaign.best():.4g}"
+    print(f"campaign finished: {reason}; {found}; ledger {campaign.ledger.path}")
     return 0
 
 
