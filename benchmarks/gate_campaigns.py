@@ -39,8 +39,8 @@ NOISE = 0.05
 #: arm -> (gate action, GatePolicy fields)
 ARMS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "no gate": (None, {}),
-    "gate: skip": ("skip", {}),
-    "gate: mixture": ("mixture", {}),
+    "gate: skip": ("skip", {"min_std_quantile": None}),
+    "gate: mixture": ("mixture", {"min_std_quantile": None}),
     "gate: skip if std >= median": ("skip", {"min_std_quantile": 0.5}),
     "gate: mixture if std >= median": ("mixture", {"min_std_quantile": 0.5}),
 }
@@ -169,6 +169,17 @@ def main() -> None:
                 text += f"\n{arm}: phantom experiments cut by {cut:.0%} against no gate."
                 summary[arm]["phantom_cut"] = cut
         text += "\n"
+    text += (
+        "\nReading: gating every flagged candidate (the first two gate arms) cuts the phantom experiments by less "
+        "than half and finds less of the top 1 %: with 20-150 measurements the MDN invents modes in clean regions "
+        "too, so the gate also turns away good candidates. Gating only the flagged candidates whose BNN std is at "
+        "least the pool's median (`GatePolicy(min_std_quantile=0.5)`, now the default) acts where a two-mode "
+        "variance would actually lure EI: skipping those cuts the phantom experiments by about three quarters, "
+        "finds the first top-1 % candidate much sooner (median over seeds) and a better best value, while the "
+        "fraction of the top 1 % found by the end is within seed noise of no gate (two no-gate seeds that reached "
+        "the peak early exploited it). Scoring them under the mixture instead helps less here: EI of a spiky "
+        "small-data MDN is itself unreliable.\n"
+    )
     if args.quick:
         print(text)
         return

@@ -765,7 +765,8 @@ class Campaign:
                 scores = gated_scores(scorer, pred, mdn_pred, triage_df, policy)
                 if policy.action == "skip" and int(np.isfinite(scores).sum()) < k:
                     # too few unflagged candidates for a batch: rank the flagged ones after them
-                    fallback = GatePolicy(action="downweight", statuses=policy.statuses, weight=0.0)
+                    fallback = GatePolicy(action="downweight", statuses=policy.statuses, weight=0.0,
+                                          min_std_quantile=policy.min_std_quantile)
                     scores = gated_scores(scorer, pred, mdn_pred, triage_df, fallback)
                     self.ledger.log("gate", f"only {int(np.isfinite(scores).sum())} unflagged candidates; "
                                     "flagged ones ranked after them to fill the batch", r)

@@ -247,7 +247,7 @@ def test_gate_skip_gives_minus_inf_exactly_where_flagged():
     def score(p):
         return p.stddev
 
-    s = gated_scores(score, bnn, mdn, tri, GatePolicy("skip"))
+    s = gated_scores(score, bnn, mdn, tri, GatePolicy("skip", min_std_quantile=None))
     flagged = tri["status"].isin(["bimodal", "misspecified"]).to_numpy()
     assert np.isneginf(s[flagged]).all() and flagged.sum() == 30
     np.testing.assert_array_equal(s[~flagged], bnn.stddev[~flagged])
@@ -263,16 +263,16 @@ def test_gate_downweight_is_rank_safe_for_negative_and_log_scores():
     def score(p):
         return raw[: len(p)]
 
-    s0 = gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", weight=0.0))
+    s0 = gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", weight=0.0, min_std_quantile=None))
     assert s0[flagged].max() <= raw[~flagged].min()
     # affine invariance: the same ranking for a shifted, rescaled score
-    s1 = gated_scores(lambda p: 3 * score(p) + 100, bnn, mdn, tri, GatePolicy("downweight", weight=0.3))
-    s2 = gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", weight=0.3))
+    s1 = gated_scores(lambda p: 3 * score(p) + 100, bnn, mdn, tri, GatePolicy("downweight", weight=0.3, min_std_quantile=None))
+    s2 = gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", weight=0.3, min_std_quantile=None))
     np.testing.assert_array_equal(np.argsort(s1), np.argsort(s2))
-    s3 = gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", weight=0.5, downweight_mode="log"))
+    s3 = gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", weight=0.5, downweight_mode="log", min_std_quantile=None))
     np.testing.assert_allclose(s3[flagged], raw[flagged] + np.log(0.5))
     with pytest.raises(InputError, match="multiply"):
-        gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", downweight_mode="multiply"))
+        gated_scores(score, bnn, mdn, tri, GatePolicy("downweight", downweight_mode="multiply", min_std_quantile=None))
 
 
 def test_gate_mixture_scores_flagged_rows_under_the_mdn():
@@ -282,7 +282,7 @@ def test_gate_mixture_scores_flagged_rows_under_the_mdn():
     def prob_above(p):  # probability of exceeding 1.0
         return p.sf(np.full(len(p), 1.0))
 
-    s = gated_scores(prob_above, bnn, mdn, tri, GatePolicy("mixture"))
+    s = gated_scores(prob_above, bnn, mdn, tri, GatePolicy("mixture", min_std_quantile=None))
     np.testing.assert_allclose(s[:30], mdn.sf(np.full(100, 1.0))[:30])
     np.testing.assert_allclose(s[30:], bnn.sf(np.full(100, 1.0))[30:])
     with pytest.raises(InputError, match="action"):

@@ -69,20 +69,23 @@ class GatePolicy:
         For ``"downweight"``: the share of the score range a flagged candidate keeps (see the
         module docstring).
     downweight_mode : {"shift", "multiply", "log"}, default "shift"
-    min_std_quantile : float in [0, 1), optional
+    min_std_quantile : float in [0, 1) or None, default 0.5
         Gate only the flagged candidates whose BNN predictive std is at or above this quantile
-        of the pool's. The phantom that the gate exists for is a *large* variance that is really
-        two modes; a flagged candidate with a small BNN variance does not lure an acquisition
-        function, and with few training points an MDN invents modes often enough that gating
-        those costs more than it saves (see ``benchmarks/results/gate_campaigns.md``). None
-        (default) gates every flagged candidate.
+        of the pool's (default: the median). The phantom that the gate exists for is a *large*
+        variance that is really two modes; a flagged candidate with a small BNN variance does
+        not lure an acquisition function, and with the few training points of a campaign an
+        MDN invents modes often enough that gating those costs more than it saves: in
+        ``benchmarks/results/gate_campaigns.md`` skipping every flagged candidate cut the
+        phantom experiments by 42 % and found less of the top 1 %, skipping those at or above
+        the median std cut them by about three quarters and found the top 1 % sooner. None
+        gates every flagged candidate.
     """
 
     action: str = "skip"
     statuses: tuple[str, ...] = ("bimodal", "misspecified")
     weight: float = 0.5
     downweight_mode: str = "shift"
-    min_std_quantile: float | None = None
+    min_std_quantile: float | None = 0.5
 
     def __post_init__(self) -> None:
         if self.min_std_quantile is not None and not 0.0 <= float(self.min_std_quantile) < 1.0:
@@ -140,7 +143,7 @@ def gated_scores(
     triage_df : DataFrame with n rows
         From :func:`bdl.diagnostics.triage` on the same candidates, in the same order.
     policy : GatePolicy, optional
-        Default ``GatePolicy()`` (skip bimodal and misspecified candidates).
+        Default ``GatePolicy()`` (skip bimodal and misspecified candidates whose BNN std is at least the median).
 
     Returns
     -------
