@@ -158,19 +158,28 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     title = title or f"Campaign: {cfg.target}, {cfg.goal.describe()}"
 
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    headline = (
-        f"{s['n_measured']} of {s['budget']} experiments in {s['n_rounds']} rounds; best {cfg.target} "
-        f"{s['best']:.4g} ({html.escape(str(s['best_id']))})." if s["best"] is not None else "No measurements yet."
-    )
+    if s["best"] is None:
+        headline = "No measurements yet."
+    elif cfg.goal.kind == "window":
+        hits = int(np.sum(cfg.goal.utility(m["value"].to_numpy()) == 0.0))
+        headline = (f"{s['n_measured']} of {s['budget']} experiments in {s['n_rounds']} rounds; {hits} measured "
+                    f"{html.escape(cfg.target)} values in the window.")
+    else:
+        headline = (f"{s['n_measured']} of {s['budget']} experiments in {s['n_rounds']} rounds; best {html.escape(cfg.target)} "
+                    f"{s['best']:.4g} ({html.escape(str(s['best_id']))}).")
     parts.append(f"<section class=verdict><p class=headline>{headline}</p>")
     if "n_targets" in s:
         what = "window members" if cfg.goal.kind == "window" else "top 1 % candidates"
+        def reached(label: str, words: str) -> str:
+            n, af = s[f"experiments_to_{label}"], s[f"acceleration_{label}"]
+            if not np.isfinite(n):
+                return f"{words}: not reached"
+            return f"{words} after {n:.0f} experiments (acceleration {af:.2g}x over random)"
+
         parts.append(
-            f"<p>Found {s['found_fraction']:.0%} of the {s['n_targets']} {what}. First found after "
-            f"{s['experiments_to_first']:.0f} experiments (acceleration {s['acceleration_first']:.2g}x over random), "
-            f"half after {s['experiments_to_half']:.0f} (acceleration {s['acceleration_half']:.2g}x), all after "
-            f"{s['experiments_to_all']:.0f} (acceleration {s['acceleration_all']:.2g}x). Enhancement factor at the "
-            f"end: {s['enhancement_at_end']:.2g}.</p>"
+            f"<p>Found {s['found_fraction']:.0%} of the {s['n_targets']} {what}; "
+            f"{reached('first', 'the first')}; {reached('half', 'half')}; {reached('all', 'all')}. "
+            f"Enhancement factor at the end (found fraction over random picking's): {s['enhancement_at_end']:.2g}.</p>"
         )
     if s["n_pending"]:
         parts.append(f"<p>{s['n_pending']} proposals are waiting for measurements.</p>")
@@ -178,9 +187,22 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
 
     figs = []
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    plot_best_so_far({s["strategy"]: [np.asarray(s["best_so_far"])]}, ax=ax, target_label=cfg.target)
+    if cfg.goal.kind == "window":  # best-so-far means nothing for a window: show every measurement
+        values = m["value"].to_numpy()
+        inside = cfg.goal.utility(values) == 0.0
+        x = np.arange(1, values.size + 1)
+        ax.axhspan(float(cfg.goal.low), float(cfg.goal.high), color="C2", alpha=0.15, label="target window")  # type: ignore[arg-type]
+        ax.scatter(x[~inside], values[~inside], s=10, color="grey", label="outside")
+        ax.scatter(x[inside], values[inside], s=14, color="C2", label="inside")
+        ax.set_xlabel("experiment")
+        ax.set_ylabel(cfg.target)
+        ax.legend(fontsize=8)
+        title_best = "Every measured value (dotted: end of the initial design)"
+    else:
+        plot_best_so_far({s["strategy"]: [np.asarray(s["best_so_far"])]}, ax=ax, target_label=cfg.target)
+        title_best = "Best value so far (dotted: end of the initial design)"
     ax.axvline(cfg.initial_size + 0.5, color="grey", linewidth=0.8, linestyle=":")
-    figs.append(("Best value so far (dotted: end of the initial design)", _png(fig)))
+    figs.append((title_best, _png(fig)))
     if "n_targets" in s:
         fig, ax = plt.subplots(figsize=(6.5, 4))
         what = "window members" if cfg.goal.kind == "window" else "top 1 %"

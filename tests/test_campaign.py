@@ -248,3 +248,17 @@ def test_comparison_report_over_seeds_and_strategies(tmp_path: Path) -> None:
     c.ledger.close()
     res = _run_cli(["report", "--ledger", paths[0], str(tmp_path / "other.sqlite"), "-o", str(tmp_path / "bad")])
     assert res.returncode == 2 and "different pools, targets or goals" in res.stderr
+
+
+def test_single_campaign_report(reference: tuple[Path, Path], tmp_path: Path) -> None:
+    _, path = reference
+    res = _run_cli(["report", "--ledger", str(path), "-o", str(tmp_path / "rep")])
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "rep" / "report.html").read_text()
+    # best so far, found vs random, per-round calibration, PIT, triage counts
+    assert page.count("<img") == 5 and "Calibration per round" in page and "best y" in page
+    text = (tmp_path / "rep" / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda c: pytest.fail(f"summary.json holds {c}, not JSON"))
+    assert summary["n_measured"] == 20 and summary["n_targets"] == 1
+    rounds = pd.read_csv(tmp_path / "rep" / "rounds.csv")
+    assert len(rounds) == 5 and json.loads(rounds["timings"].iloc[-1])["fit_model"] > 0
