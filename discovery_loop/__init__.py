@@ -1,5 +1,20 @@
-"""discovery_loop: active-learning campaigns on top of :mod:`bdl` (acquisition, selection,
-oracles and a crash-proof ledger arrive with the discovery-loop issue).
+"""discovery_loop: active-learning campaigns on top of :mod:`bdl`.
+
+Modules (imported on request, so ``import discovery_loop`` starts neither TensorFlow nor
+matplotlib):
+
+``acquisition``  acquisition functions of any predictive (greedy, UCB, EI / log-EI, PI,
+                 Thompson, variance, target window, random) and ``get_acquisition``
+``batch``        ``select_batch``: top-k, local penalisation, minimum descriptor distance
+``oracles``      lookup (simulated), lab file hand-off, Python callable; measurement validation
+``ledger``       the SQLite campaign ledger (transactions, single writer)
+``campaign``     ``CampaignConfig``, ``Goal``, ``Pool``, ``Campaign`` (one round per step),
+                 ``open_campaign``
+``simulate``     one simulated campaign per call, for benchmarks and replicates
+``metrics``      found fraction, acceleration and enhancement factors against random picking
+``plots``, ``report``  campaign plots, the campaign report and the comparison report
+``pools``        the shipped data sets that serve as simulated-campaign pools
+``cli``          the ``discovery-loop`` command
 
 ``discovery_loop`` imports ``bdl``; ``bdl`` never imports ``discovery_loop``.
 """

@@ -114,8 +114,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         warm_start_epochs=args.warm_start_epochs,
     )
     campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
+    return _run_campaign(
+        campaign, args, f"campaign on {len(campaign.pool)} candidates, looking for {goal.describe()} of {args.target}; ledger {args.ledger}"
+    )
+
+
+def _run_campaign(campaign: Any, args: argparse.Namespace, opening: str) -> int:
+    """Drive an open campaign to its end (or to a pending lab file), then write the report if asked."""
     try:
-        print(f"campaign on {len(campaign.pool)} candidates, looking for {goal.describe()} of {args.target}; ledger {args.ledger}")
+        print(opening)
         code = _drive(campaign, args.quiet)
     finally:
         campaign.ledger.close()
@@ -129,14 +136,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     campaign = open_campaign(args.ledger, progress=args.progress)
     try:
-        n = len(campaign.measured())
-        print(f"resuming the campaign in {args.ledger}: {n} measurements, {campaign.ledger.n_rounds()} rounds recorded")
-        code = _drive(campaign, args.quiet)
-    finally:
+        opening = (f"resuming the campaign in {args.ledger}: {len(campaign.measured())} measurements, "
+                   f"{campaign.ledger.n_rounds()} rounds recorded")
+    except BaseException:
         campaign.ledger.close()
-    if code == 0 and args.report is not None:
-        return _report(args.ledger, args.report)
-    return code
+        raise
+    return _run_campaign(campaign, args, opening)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
