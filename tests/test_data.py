@@ -155,10 +155,12 @@ def test_data_licenses_names_every_shipped_file():
 
 
 def test_package_code_uses_no_absolute_or_shared_paths():
+    """Package code, notebook sources, benchmarks and scripts name no path of a machine."""
     import re
 
-    absolute = re.compile(r"/(work|home|root|tmp)/")
-    for path in [*(REPO / "bdl").rglob("*.py"), *(REPO / "discovery_loop").rglob("*.py")]:
+    absolute = re.compile(r"/(work|home|root|tmp|Users)/|\b[A-Za-z]:\\")
+    sources = [REPO / "bdl", REPO / "discovery_loop", REPO / "notebooks" / "src", REPO / "benchmarks", REPO / "scripts"]
+    for path in [p for folder in sources for p in folder.rglob("*.py")]:
         source = path.read_text(encoding="utf-8")
         assert "../shared" not in source and not absolute.search(source), path
 
