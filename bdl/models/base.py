@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -144,6 +145,25 @@ class BayesianRegressor:
             self._set_arrays(current)
 
         return build
+
+    def _start_fit(
+        self, X: Any, y: Any, init: Callable[[int, np.random.Generator], Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.random.Generator, Callable[[np.random.Generator], None]]:
+        """Common start of a network's ``fit``: standardised data, the seeded generator and the
+        ``build`` callable for :meth:`_fit_engine` (a cold start initialises with
+        ``init(n_features, rng)``; a warm start continues from the current weights, keeping
+        the earlier scaling, see :meth:`_warm_start_from_fit`).
+        """
+        warm = self._warm_start_from_fit(X)
+        Xs, ys = self._prepare_fit(X, y, keep_scaling=warm)
+        rng = np.random.default_rng(self.random_state)
+        if warm:
+            return Xs, ys, rng, self._warm_build(init(Xs.shape[1], np.random.default_rng(0)))
+
+        def build(r: np.random.Generator) -> None:
+            self._build(init(Xs.shape[1], r))  # type: ignore[attr-defined]
+
+        return Xs, ys, rng, build
 
     # ------------------------------------------------------------------ data handling
     def _prepare_fit(self, X: Any, y: Any, keep_scaling: bool = False) -> tuple[np.ndarray, np.ndarray]:

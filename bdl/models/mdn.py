@@ -188,14 +188,7 @@ class MixtureDensityRegressor(BayesianRegressor):
     def fit(self, X: Any, y: Any) -> MixtureDensityRegressor:
         """Train on X of shape (n_samples, n_features) and y of shape (n_samples,)."""
         self._check_params()
-        warm = self._warm_start_from_fit(X)
-        Xs, ys = self._prepare_fit(X, y, keep_scaling=warm)
-        rng = np.random.default_rng(self.random_state)
-        if warm:
-            build = self._warm_build(self._init_weights(Xs.shape[1], np.random.default_rng(0)))
-        else:
-            def build(r: np.random.Generator) -> None:
-                self._build(self._init_weights(Xs.shape[1], r))
+        Xs, ys, rng, build = self._start_fit(X, y, self._init_weights)
         tr_idx = self._fit_engine(
             Xs,
             ys,

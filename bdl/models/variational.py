@@ -406,14 +406,8 @@ class VariationalBNN(BayesianRegressor):
         self
         """
         self._check_params()
-        warm = self._warm_start_from_fit(X)
-        Xs, ys = self._prepare_fit(X, y, keep_scaling=warm)
-        rng = np.random.default_rng(self.random_state)
-        if warm:
-            build = self._warm_build(self._init_arrays(Xs.shape[1], np.random.default_rng(0)))
-        else:
-            def build(r: np.random.Generator) -> None:
-                self._build(self._init_arrays(Xs.shape[1], r))
+        warm = bool(self.warm_start) and self._is_fitted()  # a warm fit skips the KL warm-up
+        Xs, ys, rng, build = self._start_fit(X, y, self._init_arrays)
         tr_idx = self._fit_engine(
             Xs,
             ys,
