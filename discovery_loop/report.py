@@ -123,6 +123,18 @@ def _png(fig: Any) -> str:
     return f'<img style="max-width:100%" alt="plot" src="data:image/png;base64,{data}">'
 
 
+def _page(title: str, parts: list[str]) -> str:
+    """A standalone HTML page in the calibration report's style."""
+    from bdl.calibration.report import _CSS
+
+    return (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><div class=bdl-report>"
+        + "".join(parts)
+        + "</div></body></html>\n"
+    )
+
+
 def _table(df: pd.DataFrame) -> str:
     def cell(v: Any) -> str:
         if isinstance(v, (float, np.floating)):
@@ -144,7 +156,6 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     """
     import matplotlib.pyplot as plt
 
-    from bdl.calibration.report import _CSS
     from discovery_loop.campaign import CampaignConfig
     from discovery_loop.plots import plot_best_so_far, plot_found_fraction, plot_round_calibration, plot_triage_counts
 
@@ -249,12 +260,7 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     if len(events):
         parts.append("<h2>Events</h2>" + _table(events))
 
-    page = (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><div class=bdl-report>"
-        + "".join(parts)
-        + "</div></body></html>\n"
-    )
+    page = _page(title, parts)
     report = out / "report.html"
     atomic_write_text(report, page)
     atomic_write_text(out / "rounds.csv", rounds.to_csv(index=False))
@@ -283,7 +289,6 @@ def comparison_report(ledgers: list[Ledger], out_dir: str | Path, title: str | N
     """
     import matplotlib.pyplot as plt
 
-    from bdl.calibration.report import _CSS
     from bdl.errors import LedgerError
     from discovery_loop.campaign import CampaignConfig
     from discovery_loop.metrics import enhancement_factor
@@ -351,12 +356,7 @@ def comparison_report(ledgers: list[Ledger], out_dir: str | Path, title: str | N
         figs.append(("Enhancement factor", _png(fig)))
     parts.append("<h2>Plots</h2>" + "".join(f"<h3>{html.escape(h)}</h3>{img}" for h, img in figs))
     parts.append("<h2>Every campaign</h2>" + _table(table))
-    page = (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><div class=bdl-report>"
-        + "".join(parts)
-        + "</div></body></html>\n"
-    )
+    page = _page(title, parts)
     path = out / "comparison.html"
     atomic_write_text(path, page)
     atomic_write_text(out / "comparison.csv", table.to_csv(index=False))
