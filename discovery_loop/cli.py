@@ -145,15 +145,14 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from discovery_loop.ledger import Ledger
+    from discovery_loop.ledger import Ledger, lock_holder
     from discovery_loop.report import campaign_summary
 
     with Ledger(args.ledger, lock=False) as ledger:
         s = campaign_summary(ledger)
         pending = ledger.pending()
         events = ledger.events()
-    lock = Path(str(args.ledger) + ".lock")
-    running = _lock_holder(lock)
+    running = lock_holder(args.ledger)
     print(f"ledger      {args.ledger}")
     print(f"campaign    {s['target']}: {s['goal']}; strategy {s['strategy']}; model {s['model']}; seed {s['seed']}")
     print(f"progress    {s['n_measured']}/{s['budget']} measurements in {s['n_rounds']} rounds (batch {s['batch_size']}, pool {s['n_pool']})")
@@ -167,21 +166,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
     state = "running (" + running + ")" if running else ("finished: " + str(last["message"]) if last is not None and last["kind"] == "finished" else "stopped; 'discovery-loop resume' continues it")
     print(f"state       {state}")
     return 0
-
-
-def _lock_holder(lock: Path) -> str | None:
-    """Who holds the ledger lock now, or None (probes with a non-blocking shared lock)."""
-    if not lock.exists():
-        return None
-    import fcntl
-
-    with open(lock, encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return fh.read().strip() or "another process"
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    return None
 
 
 def _report(ledger_path: str, out: str) -> int:

@@ -54,7 +54,7 @@ import pandas as pd
 
 from bdl.errors import LedgerError, LedgerLockedError
 
-__all__ = ["SCHEMA_VERSION", "Ledger", "TIME_COLUMNS"]
+__all__ = ["SCHEMA_VERSION", "Ledger", "TIME_COLUMNS", "lock_holder"]
 
 SCHEMA_VERSION = 1
 
@@ -147,6 +147,25 @@ def _lock(path: Path) -> Any:
     handle.write(f"pid {os.getpid()} since {_now()}")
     handle.flush()
     return handle
+
+
+def lock_holder(ledger_path: str | Path) -> str | None:
+    """Who holds a ledger's single-writer lock now ("pid N since T"), or None.
+
+    Probes with a non-blocking shared ``flock``, so it never blocks or takes the lock.
+    """
+    import fcntl
+
+    lock = Path(str(ledger_path) + ".lock")
+    if not lock.exists():
+        return None
+    with open(lock, encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return fh.read().strip() or "another process"
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return None
 
 
 class Ledger:
