@@ -160,7 +160,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bdl._io import atomic_write_text, read_csv
-    from bdl.diagnostics import TriageThresholds, triage
+    from bdl.diagnostics import ReplicateSpread, TriageThresholds, replicate_groups, triage
     from bdl.errors import InputError
 
     def say(msg: str) -> None:
@@ -188,6 +188,12 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     X_train = _diagnose_features(train, args, f"training file {args.train}")
     X_cand = _diagnose_features(cand, args, f"candidates file {args.candidates}")
     say(f"bdl diagnose: {len(train)} training rows, {len(cand)} candidates, {X_train.shape[1]} descriptors")
+    n_groups = len(replicate_groups(X_train, y))
+    minimum = ReplicateSpread().min_groups
+    if args.replicates and n_groups < minimum:
+        raise InputError(f"--replicates needs at least {minimum} inputs that occur more than once in the training "
+                         f"file; {args.train} has {n_groups}. Drop --replicates to triage with the MDN's modes.")
+    use_replicates = args.replicates is not False and n_groups >= minimum
 
     from bdl.models import DeepEnsembleRegressor, MCDropoutRegressor, MixtureDensityRegressor, VariationalBNN
 
@@ -201,10 +207,22 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         "components) ...")
     t0 = time.perf_counter()
     mdn = MixtureDensityRegressor(n_components=args.n_components, **common).fit(X_train, y)
-    say(f"  done in {time.perf_counter() - t0:.1f} s; triaging ...")
-    thresholds = TriageThresholds(**({} if args.min_mass is None else {"min_mass": args.min_mass}))
+    say(f"  done in {time.perf_counter() - t0:.1f} s")
+    replicates = None
+    if use_replicates:
+        t0 = time.perf_counter()
+        replicates = ReplicateSpread(random_state=args.seed).fit(X_train, y)
+        say(f"replicate model: {n_groups} inputs occur more than once in the training file; their spread decides "
+            f"'bimodal' (fitted in {time.perf_counter() - t0:.1f} s)")
+    elif args.replicates is None:
+        say(f"no replicate model: {n_groups} repeated input(s) in the training file (needs {minimum}); the MDN's "
+            "modes decide 'bimodal'")
+    say("triaging ...")
+    overrides = {k: v for k, v in (("min_mass", args.min_mass), ("min_replicate_spread", args.min_replicate_spread))
+                 if v is not None}
+    thresholds = TriageThresholds(**overrides)
     tri = triage(bnn.predict_dist(X_cand), mdn.predict_dist(X_cand), X_train=X_train, X_candidates=X_cand,
-                 thresholds=thresholds, lower_bound=args.lower_bound)
+                 thresholds=thresholds, lower_bound=args.lower_bound, replicates=replicates)
     feature_cols = set() if args.feature_columns is None else {c.strip() for c in args.feature_columns.split(",")}
     keep = [c for c in cand.columns if c not in feature_cols and c not in tri.columns]
     out = cand[keep].reset_index(drop=True).join(tri.reset_index(drop=True))
@@ -274,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-components", type=int, default=5, help="MDN components (default 5)")
     p.add_argument("--lower-bound", type=float, default=None, help="physical lower bound of the target (0 for band gaps)")
     p.add_argument("--min-mass", type=float, default=None, help="smallest mass of a mode that counts (default 0.1)")
+    p.add_argument("--replicates", action=argparse.BooleanOptionalAction, default=None,
+                   help="model the spread between repeated inputs of the training file (e.g. polymorphs of one "
+                        "composition) and let it decide 'bimodal'; default: when at least 30 inputs repeat")
+    p.add_argument("--min-replicate-spread", type=float, default=None,
+                   help="replicate spread (target units) from which a candidate is bimodal (default 0.4, for eV)")
     p.add_argument("--epochs", type=int, default=300, help="maximum epochs of both nets (early stopping)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bars on stderr")

@@ -37,6 +37,29 @@ def test_diagnose_with_feature_columns_flags_the_two_phase_region(tmp_path):
     assert not (tmp_path / "triage.csv.tmp").exists()
 
 
+def test_diagnose_fits_a_replicate_model_when_inputs_repeat(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, size=(300, 2))
+    X = np.repeat(x, 3, axis=0)  # every input measured three times
+    two_phase = X[:, 0] > 0
+    y = X[:, 1] + 0.05 * rng.normal(size=len(X)) + two_phase * rng.choice([-1.0, 1.0], len(X))
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(tmp_path / "train.csv", index=False)
+    cand = pd.DataFrame({"a": np.r_[np.full(20, 0.6), np.full(20, -0.6)], "b": np.tile(np.linspace(-0.5, 0.5, 20), 2)})
+    cand.to_csv(tmp_path / "cand.csv", index=False)
+    out = tmp_path / "triage.csv"
+    common = ["diagnose", "--train", str(tmp_path / "train.csv"), "--candidates", str(tmp_path / "cand.csv"),
+              "--target", "y", "--feature-columns", "a,b", "--epochs", "30", "--n-components", "3"]
+    res = _run(*common, "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "replicate model: 300 inputs occur more than once" in res.stderr
+    tri = pd.read_csv(out)
+    assert (tri["replicate_spread"].iloc[:20] > 1.0).all() and (tri["replicate_spread"].iloc[20:] < 0.4).all()
+    assert (tri["status"].iloc[:20] == "bimodal").all() and (tri["status"].iloc[20:] != "bimodal").all()
+    res = _run(*common, "-o", str(tmp_path / "plain.csv"), "--no-replicates")
+    assert res.returncode == 0 and "replicate model" not in res.stderr
+    assert pd.read_csv(tmp_path / "plain.csv")["replicate_spread"].isna().all()
+
+
 def test_diagnose_errors_are_one_clear_sentence(tmp_path):
     pd.DataFrame({"a": np.arange(20.0), "y": np.arange(20.0)}).to_csv(tmp_path / "t.csv", index=False)
     pd.DataFrame({"a": [1.0, "x"]}).to_csv(tmp_path / "c.csv", index=False)
@@ -50,6 +73,11 @@ def test_diagnose_errors_are_one_clear_sentence(tmp_path):
     assert r.returncode == 2 and "non-numeric value in feature column 'a' at row 1" in r.stderr
     r = _run(*base, "--target", "y")
     assert r.returncode == 2 and "exactly one of --formula-column" in r.stderr
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "c2.csv", index=False)
+    r = _run("diagnose", "--train", str(tmp_path / "t.csv"), "--candidates", str(tmp_path / "c2.csv"), "-o", str(out),
+             "--target", "y", "--feature-columns", "a", "--replicates")
+    assert r.returncode == 2 and "--replicates needs at least 30 inputs that occur more than once" in r.stderr
+    assert "t.csv has 0" in r.stderr
     r = _run("diagnose", "--train", str(tmp_path / "nope.csv"), "--candidates", str(tmp_path / "c.csv"),
              "--target", "y", "--feature-columns", "a", "-o", str(out))
     assert r.returncode == 2 and "does not exist" in r.stderr

@@ -192,8 +192,10 @@ def test_triage_input_errors():
         triage(bnn, mdn[:10])
     with pytest.raises(InputError, match="index"):
         triage(bnn, mdn, index=[1, 2])
-    with pytest.raises(InputError, match="X_train and X_candidates"):
+    with pytest.raises(InputError, match="X_train needs X_candidates"):
         triage(bnn, mdn, X_train=np.zeros((5, 2)))
+    with pytest.raises(InputError, match="X_candidates is used only with"):
+        triage(bnn, mdn, X_candidates=np.zeros((len(bnn), 2)))
     with pytest.raises(InputError, match="min_mass"):
         TriageThresholds(min_mass=0.9)
 

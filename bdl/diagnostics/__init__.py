@@ -14,8 +14,11 @@ the BNN's predictive with a mixture density network's, per candidate and overall
 :class:`GatePolicy`, :func:`gated_scores`   the acquisition gate for a discovery loop
 :func:`diagnostics_section`  a section for :class:`bdl.calibration.report.CalibrationReport`
 :class:`KNNDistance`      the descriptor-space out-of-distribution score
+:class:`ReplicateSpread`  how far apart replicate outcomes of one input fall, learned from
+                          repeated inputs (compositions with several polymorphs)
 
-numpy / scipy / pandas only; TensorFlow is never imported here, matplotlib only by the plots.
+numpy / scipy / pandas only; TensorFlow is never imported here, matplotlib only by the plots,
+scikit-learn only when a replicate model is fitted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bdl.diagnostics.checks import global_checks
 from bdl.diagnostics.gate import GatePolicy, flagged_mask, gated_scores
 from bdl.diagnostics.modes import Modes, find_modes
 from bdl.diagnostics.ood import KNNDistance
+from bdl.diagnostics.replicates import ReplicateSpread, replicate_groups
 from bdl.diagnostics.triage import STATUSES, TriageThresholds, bimodal_flag, mixture_excess_kurtosis, triage
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "GatePolicy",
     "KNNDistance",
     "Modes",
+    "ReplicateSpread",
     "TriageThresholds",
     "bimodal_flag",
     "diagnostics_section",
@@ -43,6 +48,7 @@ __all__ = [
     "mixture_excess_kurtosis",
     "plot_candidate",
     "plot_triage_counts",
+    "replicate_groups",
     "triage",
 ]
 

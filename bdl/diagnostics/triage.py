@@ -16,6 +16,13 @@ candidate with a status, the reasons in words and the numbers behind them:
     (depth >= ``min_valley_depth``). The BNN's variance then mostly measures the distance
     between two outcomes (e.g. two polymorphs, or a metal and an insulator), not ignorance;
     its mean may be a value that does not occur at all (``in_valley``).
+    When a fitted :class:`bdl.diagnostics.replicates.ReplicateSpread` is passed
+    (``replicates=``, for training data with repeated inputs such as compositions with several
+    polymorphs), it decides instead: bimodal when the predicted spread of replicate outcomes
+    reaches ``min_replicate_spread``. The MDN cannot tell "this input has two outcomes" from
+    "neighbouring inputs differ"; replicates can, and on ``matbench_mp_gap`` their flag is far
+    more accurate (``benchmarks/results/diagnostics_polymorphs.md``). The MDN's verdict stays in
+    the column ``mdn_bimodal``.
 ``misspecified``
     The Gaussian is the wrong shape: heavy tails (MDN tail probability above
     ``max_tail_ratio`` times a Gaussian's), a Gaussian putting ``max_mass_below_bound`` or more of its mass
@@ -106,6 +113,13 @@ class TriageThresholds:
     valley_density_ratio : float, default 0.5
         The BNN mean lies "in a valley" when the MDN density there is below this fraction of
         the lower of the two dominant peaks, and it lies between them.
+    min_replicate_spread : float, default 0.4
+        In target units; used only with a replicate model. A candidate is bimodal when the
+        predicted spread (max - min) of its replicate outcomes reaches this. 0.4 eV was chosen
+        for band gaps on the validation compositions of ``matbench_mp_gap`` (never its test
+        split): balanced accuracy 0.79 there against polymorph spreads above 1.5 vs below 0.3 eV
+        (0.3 eV: 0.79, 0.6 eV: 0.69). For another target, set it to the spread between
+        replicates that would mean two different outcomes (a few noise widths).
     """
 
     min_mass: float = 0.1
@@ -116,6 +130,7 @@ class TriageThresholds:
     max_mass_below_bound: float = 0.1
     max_noise_ratio: float = 4.0
     valley_density_ratio: float = 0.5
+    min_replicate_spread: float = 0.4
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -133,6 +148,9 @@ class TriageThresholds:
             raise InputError(f"TriageThresholds.max_noise_ratio must exceed 1, got {self.max_noise_ratio!r}.")
         if self.max_ood_score <= 0 or self.min_ashman_d < 0:
             raise InputError("TriageThresholds.max_ood_score must be positive and min_ashman_d >= 0.")
+        if self.min_replicate_spread <= 0:
+            raise InputError(
+                f"TriageThresholds.min_replicate_spread must be positive (target units), got {self.min_replicate_spread!r}.")
 
     def to_dict(self) -> dict[str, float]:
         """The thresholds as a plain dict (for reports and JSON)."""
@@ -165,7 +183,8 @@ def bimodal_flag(triage_df: pd.DataFrame, thresholds: TriageThresholds | None = 
 
     Equal to ``triage(..., thresholds=thresholds)["is_bimodal"]`` (the second-heaviest mode
     counts exactly when its mass reaches ``min_mass``), so threshold sweeps on a validation set
-    cost nothing.
+    cost nothing. Rows with a ``replicate_spread`` (triage with a replicate model) are judged
+    by it against ``min_replicate_spread``; the others by the MDN's modes.
 
     Parameters
     ----------
@@ -180,11 +199,24 @@ def bimodal_flag(triage_df: pd.DataFrame, thresholds: TriageThresholds | None = 
     need = {"second_mass", "ashman_d", "valley_depth"}
     if not isinstance(triage_df, pd.DataFrame) or not need <= set(triage_df.columns):
         raise InputError(f"triage_df must be the DataFrame returned by triage (with columns {sorted(need)}).")
-    return (
-        (triage_df["second_mass"].to_numpy() >= th.min_mass)
-        & (triage_df["ashman_d"].to_numpy() >= th.min_ashman_d)
-        & (triage_df["valley_depth"].to_numpy() >= th.min_valley_depth)
-    )
+    mdn = _mdn_bimodal(triage_df["second_mass"].to_numpy(), triage_df["ashman_d"].to_numpy(),
+                       triage_df["valley_depth"].to_numpy(), th)
+    if "replicate_spread" not in triage_df.columns:
+        return mdn
+    return _combine(mdn, triage_df["replicate_spread"].to_numpy(dtype=float), th)[0]
+
+
+def _mdn_bimodal(second_mass: FloatArray, ashman_d: FloatArray, valley_depth: FloatArray,
+                 th: TriageThresholds) -> NDArray[np.bool_]:
+    return (second_mass >= th.min_mass) & (ashman_d >= th.min_ashman_d) & (valley_depth >= th.min_valley_depth)
+
+
+def _combine(mdn: NDArray[np.bool_], replicate_spread: FloatArray,
+             th: TriageThresholds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(is_bimodal, replicate_bimodal): the replicate verdict where there is one, else the MDN's."""
+    has = np.isfinite(replicate_spread)
+    rep = has & (np.nan_to_num(replicate_spread, nan=0.0) >= th.min_replicate_spread)
+    return np.where(has, rep, mdn), rep
 
 
 def _tail_ratio(pred: Any, w: FloatArray, loc: FloatArray, scale: FloatArray) -> FloatArray:
@@ -216,7 +248,13 @@ def _reasons(df: pd.DataFrame, th: TriageThresholds, lower_bound: float | None) 
     cols = {c: df[c].to_numpy() for c in df.columns}
     for i in range(len(df)):
         parts: list[str] = []
-        if cols["is_bimodal"][i]:
+        if cols["replicate_bimodal"][i]:
+            parts.append(
+                f"replicates of inputs like this one are predicted to spread over {cols['replicate_spread'][i]:.3g} "
+                f"(max - min; bimodal from {th.min_replicate_spread:g}): it likely has more than one outcome, "
+                "e.g. two polymorphs"
+            )
+        if cols["is_bimodal"][i] and cols["mdn_bimodal"][i]:
             parts.append(
                 f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} and "
                 f"{cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; Ashman's D {cols['ashman_d'][i]:.2f}); "
@@ -262,6 +300,7 @@ def triage(
     index: Any = None,
     lower_bound: float | None = None,
     ood: Any = None,
+    replicates: Any = None,
     grid_size: int = 256,
 ) -> pd.DataFrame:
     """Triage every candidate: ok, bimodal, misspecified or out of distribution.
@@ -284,6 +323,10 @@ def triage(
         Physical lower bound of the target (0 for band gaps): enables the bound check.
     ood : fitted KNNDistance, optional
         Reuse a fitted OOD scorer instead of ``X_train`` (saves its fit on repeated calls).
+    replicates : fitted ReplicateSpread, optional
+        A model of replicate spread (:class:`bdl.diagnostics.replicates.ReplicateSpread`,
+        fitted on training data with repeated inputs); needs ``X_candidates``. When given it
+        decides the bimodal status (see the module docstring).
     grid_size : int, default 256
         Grid of :func:`bdl.diagnostics.find_modes`.
 
@@ -291,8 +334,10 @@ def triage(
     -------
     DataFrame with n rows
         ``status`` (one of :data:`STATUSES`), ``reasons`` (words; empty when ok), the flags
-        ``is_bimodal``, ``is_ood``, ``is_misspecified``, ``in_valley``, ``heavy_tails``,
-        ``bound_violation``, ``noise_mismatch``, and the numbers: ``bnn_mean``, ``bnn_std``,
+        ``is_bimodal``, ``mdn_bimodal`` (the MDN modes' verdict), ``replicate_bimodal``,
+        ``is_ood``, ``is_misspecified``, ``in_valley``, ``heavy_tails``,
+        ``bound_violation``, ``noise_mismatch``, and the numbers: ``replicate_spread`` (NaN
+        without a replicate model), ``bnn_mean``, ``bnn_std``,
         ``epistemic_share`` (NaN when the BNN has no split), ``mdn_mean``, ``mdn_std``,
         ``n_modes``, ``mode_1``, ``mode_2``, ``mass_1``, ``mass_2``, ``second_mass``,
         ``ashman_d``, ``valley_depth``, ``between_mode_std`` (MDN, target units),
@@ -313,8 +358,11 @@ def triage(
         raise InputError(f"thresholds must be a TriageThresholds, got {type(th).__name__}.")
     if index is not None and len(index) != n:
         raise InputError(f"index has {len(index)} labels but there are {n} candidates; pass one label per candidate.")
-    if (X_train is None) != (X_candidates is None) and ood is None:
-        raise InputError("pass both X_train and X_candidates (for the out-of-distribution score), or neither.")
+    if X_train is not None and X_candidates is None:
+        raise InputError("X_train needs X_candidates (the candidates' descriptors) for the out-of-distribution score.")
+    if X_candidates is not None and X_train is None and ood is None and replicates is None:
+        raise InputError("X_candidates is used only with X_train or a fitted ood scorer (out-of-distribution score) "
+                         "or a replicate model; pass one of them, or leave X_candidates out.")
 
     modes: Modes = find_modes(mdn_pred, min_mass=th.min_mass, grid_size=grid_size)
     w, loc, scale = mixture_arrays(mdn_pred, "mdn_pred")
@@ -341,7 +389,20 @@ def triage(
     between_modes = two & (bnn_mean > lo_mode) & (bnn_mean < hi_mode)
     in_valley = between_modes & (density_ratio < th.valley_density_ratio)
 
-    is_bimodal = two & (modes.ashman_d >= th.min_ashman_d) & (modes.valley_depth >= th.min_valley_depth)
+    mdn_bimodal = two & _mdn_bimodal(modes.second_mass, modes.ashman_d, modes.valley_depth, th)
+    if replicates is not None:
+        if X_candidates is None:
+            raise InputError("a replicate model needs X_candidates (the candidates' descriptors).")
+        if not hasattr(replicates, "predict") or not hasattr(replicates, "n_groups_"):
+            raise InputError(
+                f"replicates must be a fitted bdl.diagnostics.ReplicateSpread, got {type(replicates).__name__}.")
+        replicate_spread = np.asarray(replicates.predict(X_candidates), dtype=float)
+        if len(replicate_spread) != n:
+            raise InputError(
+                f"X_candidates has {len(replicate_spread)} rows but there are {n} candidates; they must match.")
+    else:
+        replicate_spread = np.full(n, np.nan)
+    is_bimodal, replicate_bimodal = _combine(mdn_bimodal, replicate_spread, th)
     kurt = mixture_excess_kurtosis(w, loc, scale)
     tail_ratio = _tail_ratio(mdn_pred, w, loc, scale)
     heavy = tail_ratio > th.max_tail_ratio
@@ -379,6 +440,8 @@ def triage(
             "status": pd.Categorical(status, categories=list(STATUSES)),
             "reasons": "",
             "is_bimodal": is_bimodal,
+            "mdn_bimodal": mdn_bimodal,
+            "replicate_bimodal": replicate_bimodal,
             "is_ood": is_ood,
             "is_misspecified": is_mis,
             "in_valley": in_valley,
@@ -408,6 +471,7 @@ def triage(
             "bnn_mass_below_bound": bnn_below,
             "mdn_mass_below_bound": mdn_below,
             "ood_score": ood_score,
+            "replicate_spread": replicate_spread,
         },
         index=pd.Index(index) if index is not None else None,
     )
