@@ -319,10 +319,11 @@ def test_diagnostics_section_plugs_into_the_calibration_report(tmp_path):
 
 
 def test_import_does_not_start_tensorflow_or_matplotlib():
-    code = ("import sys, bdl.diagnostics as d; d.triage; "
-            "print('tensorflow' in sys.modules, 'matplotlib.pyplot' in sys.modules, 'matplotlib' in sys.modules)")
+    code = ("import sys, bdl.diagnostics as d; d.triage; d.ReplicateSpread; "
+            "print('tensorflow' in sys.modules, 'matplotlib.pyplot' in sys.modules, 'matplotlib' in sys.modules, "
+            "'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False", "False"]
+    assert out == ["False", "False", "False", "False"]
 
 
 # ------------------------------------------------------------------------------ end to end (small nets)

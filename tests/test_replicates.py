@@ -84,6 +84,15 @@ def test_triage_with_replicates_uses_their_verdict_and_keeps_the_mdns():
         again = triage(bnn, mdn, X_candidates=cand, replicates=model, thresholds=th)["is_bimodal"].to_numpy()
         np.testing.assert_array_equal(bimodal_flag(tri, th), again)
     assert (bimodal_flag(tri, TriageThresholds(min_replicate_spread=1.0)) <= tri["is_bimodal"].to_numpy()).all()
+    # the report section lists the replicate spread of flagged candidates
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bdl.diagnostics import diagnostics_section
+
+    _, body = diagnostics_section(tri, bnn, mdn)
+    assert "<th>replicate_spread</th>" in body
+    assert "<th>replicate_spread</th>" not in diagnostics_section(plain, bnn, mdn)[1]
 
 
 def test_clear_errors():

@@ -113,6 +113,8 @@ def diagnostics_section(
     if flagged:
         order = triage_df[status != "ok"].sort_values("between_mode_share", ascending=False).head(int(max_rows))
         cols = [c for c in _TOP_COLUMNS if c in order.columns]
+        if "replicate_spread" in order.columns and order["replicate_spread"].notna().any():
+            cols.insert(cols.index("reasons") if "reasons" in cols else len(cols), "replicate_spread")
         parts.append(f"<h3>Flagged candidates (up to {int(max_rows)}, by between-mode share)</h3>"
                      + _table(order[cols], "candidate"))
     return "Diagnostics: is the uncertainty what it seems?", "".join(parts)
