@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "validation_grid": grid_df.to_dict(orient="records"), "status_counts": per_status,
                "fit_seconds": {"mc_dropout": t_bnn, "mdn": t_mdn, "replicates": t_rep}, "triage_seconds": test["t_tri"],
                "total_seconds": total_s, "floor_met": bool(floor)}
-    path = write_result("diagnostics_polymorphs" + ("_quick" if args.quick else ""), payload, "\n".join(lines))
+    suffix = ("_quick" if args.quick else "") + (f"_seed{args.seed}" if args.seed != 0 else "")
+    path = write_result("diagnostics_polymorphs" + suffix, payload, "\n".join(lines))
     print("\n".join(lines[3:]))
     print(f"wrote {path}")
     return payload
