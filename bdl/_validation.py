@@ -9,7 +9,14 @@ import pandas as pd
 
 from bdl.errors import InputError
 
-__all__ = ["check_X", "check_y", "format_rows"]
+__all__ = ["check_X", "check_bool", "check_y", "format_rows"]
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool; anything but True / False (numpy's included) is an InputError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
 
 
 def format_rows(rows: np.ndarray, limit: int = 10) -> str:

@@ -48,6 +48,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri, softmax
 
+from bdl._random import Seed, make_rng
 from bdl.errors import InputError, UnsupportedOperationError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
@@ -62,7 +63,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-Seed = int | np.integer | np.random.Generator | None
 P = TypeVar("P", bound="Predictive")
 
 #: Relative tolerance of the check ``0 <= epistemic_variance <= variance``.
@@ -258,16 +258,6 @@ def _check_level(level: float) -> float:
             "central 90% interval."
         )
     return value
-
-
-def _make_rng(seed: Seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise InputError(
-        f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}."
-    )
 
 
 def _check_n_samples(n_samples: int) -> int:
@@ -716,7 +706,7 @@ class Predictive(ABC):
         ndarray of shape (n_samples, n)
         """
         n_samples = _check_n_samples(n_samples)
-        rng = _make_rng(seed)
+        rng = make_rng(seed)
         weights, locs, scales = self.as_mixture()
         return _mixture_sample(weights, locs, scales, n_samples, rng)
 
@@ -854,7 +844,7 @@ class GaussianPredictive(Predictive):
 
     def sample(self, n_samples: int, seed: Seed = None) -> FloatArray:
         n_samples = _check_n_samples(n_samples)
-        rng = _make_rng(seed)
+        rng = make_rng(seed)
         return self._mean + self._stddev * rng.standard_normal((n_samples, self.n_points))
 
     def to_tfp(self) -> Any:
@@ -1120,7 +1110,7 @@ class SamplePredictive(Predictive):
         ndarray of shape (n_samples, n)
         """
         n_samples = _check_n_samples(n_samples)
-        rng = _make_rng(seed)
+        rng = make_rng(seed)
         return _mixture_sample(None, self._locs, self._mix_scales, n_samples, rng)
 
     def _take(self, positions: NDArray[np.intp]) -> SamplePredictive:

@@ -70,6 +70,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erf, erfcx, log_ndtr, logsumexp, ndtr
 
+from bdl._random import Seed, make_rng
+from bdl._validation import check_bool
 from bdl.errors import InputError, UnsupportedOperationError
 from bdl.predictive import Predictive, SamplePredictive
 
@@ -94,7 +96,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-Seed = int | np.integer | np.random.Generator | None
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -134,14 +135,6 @@ def _check_pred(pred: Any, name: str) -> Predictive:
     return pred
 
 
-def _check_maximize(maximize: Any) -> bool:
-    if not isinstance(maximize, (bool, np.bool_)):
-        raise InputError(
-            f"maximize must be True or False, got {maximize!r} ({type(maximize).__name__})."
-        )
-    return bool(maximize)
-
-
 def _check_best(best: Any, name: str, maximize: bool) -> float:
     which = "largest" if maximize else "smallest"
     if best is None:
@@ -174,12 +167,6 @@ def _check_real(name: str, value: Any, *, minimum: float | None = None, allow_in
     return out
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
-    return bool(value)
-
-
 def _check_window(low: Any, high: Any) -> tuple[float, float]:
     if low is None or high is None:
         raise InputError(
@@ -197,16 +184,6 @@ def _check_window(low: Any, high: Any) -> tuple[float, float]:
             "least one finite bound."
         )
     return lo, hi
-
-
-def _make_rng(seed: Seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))):
-        return np.random.default_rng(seed)
-    raise InputError(
-        f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}."
-    )
 
 
 def _signed_mixture(pred: Predictive, maximize: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -325,7 +302,7 @@ def greedy_mean(
     """
     pred = _check_pred(pred, "greedy")
     mean = np.array(pred.mean, dtype=np.float64)
-    return mean if _check_maximize(maximize) else -mean
+    return mean if check_bool("maximize", maximize) else -mean
 
 
 def upper_confidence_bound(
@@ -362,7 +339,7 @@ def upper_confidence_bound(
     """
     pred = _check_pred(pred, "ucb")
     beta = _check_real("beta", beta, minimum=0.0)
-    sign = 1.0 if _check_maximize(maximize) else -1.0
+    sign = 1.0 if check_bool("maximize", maximize) else -1.0
     return sign * np.asarray(pred.mean, dtype=np.float64) + math.sqrt(beta) * np.asarray(pred.stddev)
 
 
@@ -414,7 +391,7 @@ def expected_improvement(
     .. [1] D. R. Jones, M. Schonlau and W. J. Welch, J. Global Optim. 13, 455-492 (1998).
     """
     pred = _check_pred(pred, "ei")
-    maximize = _check_maximize(maximize)
+    maximize = check_bool("maximize", maximize)
     best = _check_best(best, "ei", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
     w, scale, z = _standardised_improvement(pred, best, maximize, xi)
@@ -450,7 +427,7 @@ def log_expected_improvement(
        improvements to expected improvement for Bayesian optimization", NeurIPS 2023.
     """
     pred = _check_pred(pred, "log_ei")
-    maximize = _check_maximize(maximize)
+    maximize = check_bool("maximize", maximize)
     best = _check_best(best, "log_ei", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
     w, scale, z = _standardised_improvement(pred, best, maximize, xi)
@@ -483,7 +460,7 @@ def probability_of_improvement(
     .. [1] H. J. Kushner, J. Basic Eng. 86, 97-106 (1964).
     """
     pred = _check_pred(pred, "pi")
-    maximize = _check_maximize(maximize)
+    maximize = check_bool("maximize", maximize)
     best = _check_best(best, "pi", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
     out = pred.sf(best + xi) if maximize else pred.cdf(best - xi)
@@ -507,7 +484,7 @@ def log_probability_of_improvement(
     ndarray of shape (n,), <= 0
     """
     pred = _check_pred(pred, "log_pi")
-    maximize = _check_maximize(maximize)
+    maximize = check_bool("maximize", maximize)
     best = _check_best(best, "log_pi", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
     out = pred.log_sf(best + xi) if maximize else pred.log_cdf(best - xi)
@@ -559,9 +536,9 @@ def thompson_sampling(
     .. [2] X. Lu and B. Van Roy, "Ensemble sampling", NeurIPS 2017.
     """
     pred = _check_pred(pred, "thompson")
-    maximize = _check_maximize(maximize)
-    shared_draw = _check_bool("shared_draw", shared_draw)
-    rng = _make_rng(seed)
+    maximize = check_bool("maximize", maximize)
+    shared_draw = check_bool("shared_draw", shared_draw)
+    rng = make_rng(seed)
     if shared_draw:
         if not isinstance(pred, SamplePredictive):
             raise UnsupportedOperationError(
@@ -591,7 +568,7 @@ def max_variance(
     ndarray of shape (n,), non-negative
     """
     pred = _check_pred(pred, "max_variance")
-    _check_maximize(maximize)
+    check_bool("maximize", maximize)
     return np.array(pred.variance, dtype=np.float64)
 
 
@@ -615,7 +592,7 @@ def max_epistemic_variance(
        for computer vision?", NeurIPS 2017.
     """
     pred = _check_pred(pred, "max_epistemic")
-    _check_maximize(maximize)
+    check_bool("maximize", maximize)
     try:
         epistemic = pred.epistemic_variance
     except UnsupportedOperationError as exc:
@@ -715,7 +692,7 @@ def random_scores(
     ndarray of shape (n,)
     """
     pred = _check_pred(pred, "random")
-    return _make_rng(seed).random(pred.n_points)
+    return make_rng(seed).random(pred.n_points)
 
 
 # --------------------------------------------------------------------------------------------
@@ -740,7 +717,7 @@ def _check_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if "xi" in out:
         out["xi"] = _check_real("xi", out["xi"], minimum=0.0)
     if "shared_draw" in out:
-        out["shared_draw"] = _check_bool("shared_draw", out["shared_draw"])
+        out["shared_draw"] = check_bool("shared_draw", out["shared_draw"])
     if name in ("window", "log_window"):
         out["low"], out["high"] = _check_window(out.get("low"), out.get("high"))
     return out

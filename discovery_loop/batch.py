@@ -45,6 +45,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr
 
+from bdl._random import Seed, make_rng
+from bdl._validation import check_bool
 from bdl._validation import format_rows
 from bdl.errors import InputError
 from bdl.predictive import Predictive
@@ -53,7 +55,6 @@ __all__ = ["BATCH_METHODS", "estimate_lipschitz", "select_batch", "standardize_d
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
-Seed = int | np.integer | np.random.Generator | None
 
 #: The methods :func:`select_batch` knows, with the extra parameters each accepts.
 BATCH_METHODS: dict[str, tuple[str, ...]] = {
@@ -130,19 +131,8 @@ def _check_exclude(exclude: ArrayLike | None, n: int) -> NDArray[np.bool_]:
 
 
 def _make_rng(seed: Seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        return np.random.default_rng(0)
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
-        return np.random.default_rng(seed)
-    raise InputError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}.")
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
+    """As :func:`bdl._random.make_rng`, but None means seed 0: batch selection is deterministic by default."""
+    return make_rng(0 if seed is None else seed)
 
 
 def _check_positive_float(name: str, value: Any) -> float:
@@ -354,9 +344,9 @@ def _local_penalization(
     standardize: bool = True,
 ) -> IndexArray:
     n = scores.shape[0]
-    maximize = _check_bool("maximize", maximize)
-    log_scores = _check_bool("log_scores", log_scores)
-    standardize = _check_bool("standardize", standardize)
+    maximize = check_bool("maximize", maximize)
+    log_scores = check_bool("log_scores", log_scores)
+    standardize = check_bool("standardize", standardize)
     if pred is not None:
         if not isinstance(pred, Predictive):
             raise InputError(f"pred must be a bdl.predictive.Predictive, got {type(pred).__name__}.")
@@ -422,7 +412,7 @@ def _min_distance(
     standardize: bool = True,
 ) -> IndexArray:
     n = scores.shape[0]
-    standardize = _check_bool("standardize", standardize)
+    standardize = check_bool("standardize", standardize)
     Xs = standardize_descriptors(X, n, standardize)
     if min_distance is None:
         rows = _subsample(n, rng)
@@ -528,7 +518,7 @@ def select_batch(
     """
     s = _check_scores(scores)
     k = _check_k(k)
-    allow_fewer = _check_bool("allow_fewer", allow_fewer)
+    allow_fewer = check_bool("allow_fewer", allow_fewer)
     if not isinstance(method, str) or method not in BATCH_METHODS:
         raise InputError(
             f"unknown batch method {method!r}; valid methods are {', '.join(BATCH_METHODS)}."

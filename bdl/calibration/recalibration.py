@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
 
+from bdl._random import Seed, make_rng
 from bdl.calibration.metrics import _check_inputs, _check_predictive
 from bdl.errors import InputError, NotFittedError, UnsupportedOperationError
 from bdl.predictive import (
@@ -45,7 +46,6 @@ from bdl.predictive import (
     Predictive,
     SamplePredictive,
     _check_n_samples,
-    _make_rng,
 )
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-Seed = int | np.integer | np.random.Generator | None
 
 #: Nodes of the quadrature (and of the quantile table) of a recalibrated predictive: levels
 #: ``Phi(t)`` for ``t`` evenly spaced in ``[-_T_MAX, _T_MAX]`` (tails beyond hold 1e-15).
@@ -494,7 +493,7 @@ class RecalibratedPredictive(Predictive):
         Levels beyond the quadrature table (probability ~6e-16 per tail) are clipped to it.
         """
         n_samples = _check_n_samples(n_samples)
-        rng = _make_rng(seed)
+        rng = make_rng(seed)
         u = rng.random((int(n_samples), self.n_points))
         return self._base_quantile_entrywise(self._map.inverse(u))
 
