@@ -15,20 +15,9 @@ import pytest
 
 from bdl.errors import InputError, LedgerError
 from discovery_loop.campaign import CampaignConfig, Goal, Pool, initial_design, open_campaign
-from discovery_loop.ledger import TIME_COLUMNS, Ledger
+from discovery_loop.ledger import Ledger
 
-TINY = {"hidden_units": [16], "epochs": 25, "patience": 25, "n_passes": 20, "batch_size": 16}
-TINY_MDN = {"hidden_units": [16], "epochs": 25, "patience": 25, "n_components": 3, "batch_size": 16}
-
-
-def _pool_csv(tmp_path: Path, n: int = 90) -> Path:
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-2, 2, size=(n, 3))
-    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 - 0.3 * X[:, 2] + 0.05 * rng.normal(size=n)
-    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y, name=[f"m{i:03d}" for i in range(n)])
-    path = tmp_path / "pool.csv"
-    df.to_csv(path, index=False)
-    return path
+from campaign_helpers import TINY, TINY_MDN, assert_same_ledger, ledger_contents, pool_csv, source
 
 
 def _cli_args(pool: Path, ledger: Path, *extra: str, budget: int = 20) -> list[str]:
@@ -37,24 +26,6 @@ def _cli_args(pool: Path, ledger: Path, *extra: str, budget: int = 20) -> list[s
         "--maximize", "--budget", str(budget), "--batch-size", "4", "--seed", "3", "--ledger", str(ledger),
         "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--no-progress", *extra,
     ]
-
-
-def _contents(path: Path) -> dict[str, pd.DataFrame]:
-    """Every table, without wall-clock columns, the event log or the zip bytes of the models."""
-    with Ledger(path, lock=False) as ledger:
-        out = {}
-        for name in ("meta", "pool", "targets", "rounds", "proposals", "measurements"):
-            t = ledger.table(name)
-            t = t.drop(columns=[c for c in TIME_COLUMNS if c in t.columns])
-            if name == "meta":
-                t = t[~t["key"].isin(["created_at"])].reset_index(drop=True)
-            out[name] = t
-        return out
-
-
-def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
-    for name in a:
-        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
 
 
 def _run_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -67,17 +38,12 @@ def _config(**kw) -> CampaignConfig:
     return CampaignConfig(**base)
 
 
-def _source(pool: Path) -> dict:
-    return {"data": str(pool), "dataset": None, "id_column": "name", "formula_column": None,
-            "feature_columns": ["a", "b", "c"], "oracle": "lookup", "lab_dir": None, "noise_std": 0.0, "wait": False}
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """One uninterrupted campaign run in this process."""
     tmp = tmp_path_factory.mktemp("ref")
-    pool = _pool_csv(tmp)
-    campaign = open_campaign(tmp / "ref.sqlite", config=_config(), source=_source(pool), progress=False)
+    pool = pool_csv(tmp)
+    campaign = open_campaign(tmp / "ref.sqlite", config=_config(), source=source(pool), progress=False)
     try:
         campaign.run()
     finally:
@@ -87,7 +53,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_campaign_spends_its_budget_once_per_candidate(reference: tuple[Path, Path]) -> None:
     pool, path = reference
-    c = _contents(path)
+    c = ledger_contents(path)
     m = c["measurements"]
     assert len(m) == 20 and m["idx"].is_unique
     assert c["rounds"]["kind"].tolist() == ["initial"] + ["model"] * 4
@@ -110,7 +76,7 @@ def test_same_seed_same_ledger_in_a_fresh_process(reference: tuple[Path, Path], 
     pool, path = reference
     res = _run_cli(_cli_args(pool, tmp_path / "again.sqlite"))
     assert res.returncode == 0, res.stderr
-    _assert_same(_contents(path), _contents(tmp_path / "again.sqlite"))
+    assert_same_ledger(ledger_contents(path), ledger_contents(tmp_path / "again.sqlite"))
 
 
 def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_ledger(reference: tuple[Path, Path], tmp_path: Path) -> None:
@@ -136,7 +102,7 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_ledger(refere
             continue
         break
     assert kills >= 1, "the campaign finished before any kill; the test did not test resuming"
-    _assert_same(_contents(path), _contents(ledger))
+    assert_same_ledger(ledger_contents(path), ledger_contents(ledger))
 
 
 def test_second_process_on_a_ledger_is_refused(reference: tuple[Path, Path]) -> None:
@@ -148,7 +114,7 @@ def test_second_process_on_a_ledger_is_refused(reference: tuple[Path, Path]) -> 
 
 
 def test_lab_hand_off_rejects_a_bad_file_and_keeps_the_ledger(tmp_path: Path) -> None:
-    pool = _pool_csv(tmp_path)
+    pool = pool_csv(tmp_path)
     lab = tmp_path / "lab"
     ledger = tmp_path / "lab.sqlite"
     res = _run_cli(_cli_args(pool, ledger, "--oracle", "file", "--lab-dir", str(lab)))
@@ -157,7 +123,7 @@ def test_lab_hand_off_rejects_a_bad_file_and_keeps_the_ledger(tmp_path: Path) ->
     assert proposals, list(lab.iterdir())
     asked = pd.read_csv(proposals[0])
     truth = pd.read_csv(pool).set_index("name")["y"]
-    before = _contents(ledger)
+    before = ledger_contents(ledger)
     bad_files = {
         "missing": asked.iloc[1:][["id"]].assign(value=truth.loc[asked["id"].iloc[1:]].to_numpy()),
         "nan": asked[["id"]].assign(value=[np.nan] + truth.loc[asked["id"].iloc[1:]].tolist()),
@@ -169,11 +135,11 @@ def test_lab_hand_off_rejects_a_bad_file_and_keeps_the_ledger(tmp_path: Path) ->
         res = _run_cli(["resume", "--ledger", str(ledger), "--no-progress"])
         assert res.returncode == 2, (what, res.stdout, res.stderr)
         assert "error" in res.stderr and len(res.stderr.strip().splitlines()) <= 12, (what, res.stderr)
-        _assert_same(before, _contents(ledger))
+        assert_same_ledger(before, ledger_contents(ledger))
     asked[["id"]].assign(value=truth.loc[asked["id"]].to_numpy()).to_csv(lab / "measured_round_0.csv", index=False)
     res = _run_cli(["resume", "--ledger", str(ledger), "--no-progress"])
     assert res.returncode == 3, res.stderr  # measured round 0, proposed round 1, now waits again
-    after = _contents(ledger)
+    after = ledger_contents(ledger)
     assert len(after["measurements"]) == 4 and after["proposals"]["round"].max() == 1
     status = _run_cli(["status", "--ledger", str(ledger)])
     assert status.returncode == 0 and "await measurement" in status.stdout
@@ -195,10 +161,10 @@ def test_config_and_pool_errors(tmp_path: Path) -> None:
         Pool.from_frame(df.fillna(0.0), feature_columns=["a"], id_column="id")
     with pytest.raises(InputError, match="no column"):
         Pool.from_frame(df, feature_columns=["b"])
-    pool = _pool_csv(tmp_path)
-    open_campaign(tmp_path / "a.sqlite", config=_config(), source=_source(pool)).ledger.close()
+    pool = pool_csv(tmp_path)
+    open_campaign(tmp_path / "a.sqlite", config=_config(), source=source(pool)).ledger.close()
     with pytest.raises(LedgerError, match="already holds a campaign"):
-        open_campaign(tmp_path / "a.sqlite", config=_config(), source=_source(pool))
+        open_campaign(tmp_path / "a.sqlite", config=_config(), source=source(pool))
     changed = pd.read_csv(pool)
     changed.loc[0, "a"] += 1.0
     changed.to_csv(pool, index=False)
@@ -222,12 +188,12 @@ def test_space_filling_design_spreads_out() -> None:
 
 
 def test_comparison_report_over_seeds_and_strategies(tmp_path: Path) -> None:
-    pool = _pool_csv(tmp_path)
+    pool = pool_csv(tmp_path)
     paths = []
     for strategy, seed in [("ei", 1), ("ei", 2), ("random", 1), ("random", 2)]:
         path = tmp_path / f"{strategy}{seed}.sqlite"
         cfg = _config(strategy=strategy, seed=seed, budget=12, diagnose=strategy != "random")
-        c = open_campaign(path, config=cfg, source=_source(pool))
+        c = open_campaign(path, config=cfg, source=source(pool))
         try:
             c.run()
         finally:
@@ -243,7 +209,7 @@ def test_comparison_report_over_seeds_and_strategies(tmp_path: Path) -> None:
     with Ledger(paths[2], lock=False) as ledger:
         assert set(ledger.table("rounds")["kind"]) == {"initial", "random"}
         assert ledger.table("models").empty
-    c = open_campaign(tmp_path / "other.sqlite", config=_config(budget=8, diagnose=False, goal=Goal("minimize")), source=_source(pool))
+    c = open_campaign(tmp_path / "other.sqlite", config=_config(budget=8, diagnose=False, goal=Goal("minimize")), source=source(pool))
     c.run()
     c.ledger.close()
     res = _run_cli(["report", "--ledger", paths[0], str(tmp_path / "other.sqlite"), "-o", str(tmp_path / "bad")])

@@ -16,7 +16,9 @@ import pytest
 from bdl.errors import InputError, LedgerError
 from bdl.models import MCDropoutRegressor, MixtureDensityRegressor, VariationalBNN, load_model
 from discovery_loop.campaign import CampaignConfig, Goal, open_campaign
-from discovery_loop.ledger import TIME_COLUMNS, Ledger
+from discovery_loop.ledger import Ledger
+
+from campaign_helpers import TINY, TINY_MDN, assert_same_ledger, ledger_contents, pool_csv, source
 
 NET = dict(hidden_units=(32, 32), batch_size=64, epochs=400, patience=15, progress=False)
 FACTORIES = {
@@ -139,50 +141,17 @@ def test_a_ledger_from_before_aux_models_opens_and_gains_the_table(tmp_path: Pat
 
 
 # ---------------------------------------------------------------------------------------- campaign
-TINY = {"hidden_units": [16], "epochs": 25, "patience": 25, "n_passes": 20, "batch_size": 16}
-TINY_MDN = {"hidden_units": [16], "epochs": 25, "patience": 25, "n_components": 3, "batch_size": 16}
-
-
-def _pool(tmp_path: Path, n: int = 90) -> Path:
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-2, 2, size=(n, 3))
-    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 - 0.3 * X[:, 2] + 0.05 * rng.normal(size=n)
-    path = tmp_path / "pool.csv"
-    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y, name=[f"m{i:03d}" for i in range(n)]).to_csv(path, index=False)
-    return path
-
-
-def _source(pool: Path) -> dict:
-    return {"data": str(pool), "dataset": None, "id_column": "name", "formula_column": None,
-            "feature_columns": ["a", "b", "c"], "oracle": "lookup", "lab_dir": None, "noise_std": 0.0, "wait": False}
-
-
 def _config(**kw) -> CampaignConfig:
     base = dict(target="y", goal=Goal("maximize"), budget=24, batch_size=4, seed=3, n_initial=8, model_params=TINY,
                 mdn_params=TINY_MDN, warm_start=True, warm_start_epochs=10)
     return CampaignConfig(**{**base, **kw})
 
 
-def _contents(path: Path) -> dict[str, pd.DataFrame]:
-    with Ledger(path, lock=False) as ledger:
-        out = {}
-        for name in ("meta", "pool", "targets", "rounds", "proposals", "measurements"):
-            t = ledger.table(name)
-            t = t.drop(columns=[c for c in TIME_COLUMNS if c in t.columns])
-            out[name] = t[~t["key"].isin(["created_at"])].reset_index(drop=True) if name == "meta" else t
-        return out
-
-
-def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
-    for name in a:
-        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
-
-
 @pytest.fixture(scope="module")
 def warm_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("warm")
-    pool = _pool(tmp)
-    campaign = open_campaign(tmp / "ref.sqlite", config=_config(), source=_source(pool), progress=False)
+    pool = pool_csv(tmp)
+    campaign = open_campaign(tmp / "ref.sqlite", config=_config(), source=source(pool), progress=False)
     try:
         campaign.run()
     finally:
@@ -212,7 +181,7 @@ def test_warm_campaign_continues_the_previous_round_and_refits_when_the_data_dou
 def test_warm_campaign_stopped_and_reopened_gives_the_uninterrupted_ledger(warm_reference, tmp_path: Path) -> None:
     pool, path = warm_reference
     ledger_path = tmp_path / "stopped.sqlite"
-    campaign = open_campaign(ledger_path, config=_config(), source=_source(pool), progress=False)
+    campaign = open_campaign(ledger_path, config=_config(), source=source(pool), progress=False)
     try:
         steps = campaign.rounds()
         for _ in range(3):  # initial design and two model rounds, then the process "stops"
@@ -225,7 +194,7 @@ def test_warm_campaign_stopped_and_reopened_gives_the_uninterrupted_ledger(warm_
         again.run()
     finally:
         again.ledger.close()
-    _assert_same(_contents(path), _contents(ledger_path))
+    assert_same_ledger(ledger_contents(path), ledger_contents(ledger_path))
 
 
 def test_warm_campaign_killed_then_resumed_from_the_command_line(warm_reference, tmp_path: Path) -> None:
@@ -257,4 +226,4 @@ def test_warm_campaign_killed_then_resumed_from_the_command_line(warm_reference,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert killed, "the campaign finished before the kill; the test did not test resuming"
-    _assert_same(_contents(path), _contents(ledger))
+    assert_same_ledger(ledger_contents(path), ledger_contents(ledger))
