@@ -45,23 +45,30 @@ def round_calibration(ledger: Ledger) -> pd.DataFrame:
         One row per model round with ``n``, ``nll``, ``coverage_90``, ``mean_abs_z``, ``pit``
         (list of PIT values) and ``mae``.
     """
+    return _round_calibration(_measured_proposals(ledger.table("proposals"), ledger.table("measurements")))
+
+
+def _measured_proposals(proposals: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
+    """Proposals with a recorded predictive and a measured value (column ``value``), in one frame."""
+    return proposals.dropna(subset=["predictive"]).merge(measurements[["idx", "value"]], on="idx")
+
+
+def _round_calibration(measured: pd.DataFrame) -> pd.DataFrame:
+    """:func:`round_calibration` of the frame of :func:`_measured_proposals`."""
     from bdl.calibration import metrics as M
 
-    props = ledger.table("proposals")
-    meas = ledger.table("measurements")[["idx", "value"]]
-    both = props.dropna(subset=["predictive"]).merge(meas, on="idx")
     rows = []
-    for r, grp in both.groupby("round"):
-        pred = proposal_predictive(grp)
+    for r, grp in measured.groupby("round"):
+        p = proposal_predictive(grp)
         y = grp["value"].to_numpy(dtype=np.float64)
         rows.append({
             "round": int(r),
             "n": len(grp),
-            "nll": M.nll(y, pred),
-            "coverage_90": M.interval_coverage(y, pred, 0.9),
-            "mean_abs_z": float(np.mean(np.abs((y - pred.mean) / pred.stddev))),
-            "mae": float(np.mean(np.abs(y - pred.mean))),
-            "pit": M.pit(y, pred).tolist(),
+            "nll": M.nll(y, p),
+            "coverage_90": M.interval_coverage(y, p, 0.9),
+            "mean_abs_z": float(np.mean(np.abs((y - p.mean) / p.stddev))),
+            "mae": float(np.mean(np.abs(y - p.mean))),
+            "pit": M.pit(y, p).tolist(),
         })
     return pd.DataFrame(rows, columns=["round", "n", "nll", "coverage_90", "mean_abs_z", "mae", "pit"])
 
@@ -165,7 +172,9 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     s = campaign_summary(ledger)
     rounds = ledger.table("rounds")
     m = ledger.measured()
-    cal = round_calibration(ledger)
+    props = ledger.table("proposals")
+    measured = _measured_proposals(props, ledger.table("measurements"))
+    cal = _round_calibration(measured)
     title = title or f"Campaign: {cfg.target}, {cfg.goal.describe()}"
 
     parts = [f"<h1>{html.escape(title)}</h1>"]
@@ -226,8 +235,7 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
         fig, ax = plt.subplots(figsize=(5, 3.5))
         from bdl.calibration.plots import plot_pit_histogram
 
-        props = ledger.table("proposals").dropna(subset=["predictive"]).merge(ledger.table("measurements")[["idx", "value"]], on="idx")
-        plot_pit_histogram(props["value"].to_numpy(), proposal_predictive(props), ax=ax, n_bins=10)
+        plot_pit_histogram(measured["value"].to_numpy(), proposal_predictive(measured), ax=ax, n_bins=10)
         figs.append(("PIT of all measured proposals (uniform if the models were calibrated)", _png(fig)))
     counts = {int(r.round): json.loads(r.triage_counts) for r in rounds.itertuples() if isinstance(r.triage_counts, str)}
     counts = {k: v for k, v in counts.items() if v}
@@ -242,7 +250,6 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
         parts.append("<h2>Calibration per round</h2><p>Each round's model scored on the candidates it proposed, "
                      "once measured: a biased sample (the acquisition chose them), but the one the lab relied on.</p>")
         parts.append(_table(cal.drop(columns=["pit"])))
-    props = ledger.table("proposals")
     chosen_status = props.dropna(subset=["status"]).groupby(["round", "status"]).size().unstack(fill_value=0)
     if len(chosen_status):
         parts.append("<h2>Triage of the proposals</h2>")
