@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from bdl.errors import InputError
 
-__all__ = ["check_X", "check_bool", "check_y", "format_rows"]
+__all__ = ["check_X", "check_bool", "check_row_index", "check_y", "format_rows"]
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -17,6 +18,20 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise InputError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
     return bool(value)
+
+
+def check_row_index(index: Any, n: int, rows: str) -> int:
+    """One row number of n (negative counts from the end) as an int in [0, n).
+
+    ``rows`` names the rows in the error, e.g. "40 candidates".
+    """
+    try:
+        i = operator.index(index)
+    except TypeError:
+        raise InputError(f"index must be an int row number, got {index!r}.") from None
+    if not -n <= i < n:
+        raise InputError(f"index {i} is out of range for {rows}.")
+    return i % n
 
 
 def format_rows(rows: np.ndarray, limit: int = 10) -> str:

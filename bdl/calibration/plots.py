@@ -51,6 +51,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from bdl._validation import check_row_index
 from bdl.calibration import metrics as M
 from bdl.errors import InputError
 from bdl.predictive import Predictive
@@ -724,13 +725,7 @@ def plot_two_predictives(
             f"first has {n} rows but second has {len(second)}; pass predictives of the same "
             "points (same rows, same order)."
         )
-    try:
-        idx = operator.index(index)
-    except TypeError:
-        raise InputError(f"index must be an int row number, got {index!r}.") from None
-    if not -n <= idx < n:
-        raise InputError(f"index {idx} is out of range for predictives with {n} rows.")
-    idx = idx % n
+    idx = check_row_index(index, n, f"predictives with {n} rows")
     if isinstance(labels, str) or len(labels) != 2:
         raise InputError(f"labels must be a pair of strings, got {labels!r}.")
 

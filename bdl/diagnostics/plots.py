@@ -11,7 +11,6 @@ returns the :class:`~matplotlib.axes.Axes`; nothing calls ``plt.show()`` or chan
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bdl._validation import check_row_index
 from bdl.diagnostics.modes import mixture_arrays, mixture_log_density
 from bdl.diagnostics.triage import STATUSES
 from bdl.errors import InputError
@@ -69,13 +69,7 @@ def plot_candidate(
     n = len(bnn_pred)
     if len(mdn_pred) != n:
         raise InputError(f"bnn_pred has {n} rows but mdn_pred has {len(mdn_pred)}; pass the same candidates.")
-    try:
-        i = operator.index(index)
-    except TypeError:
-        raise InputError(f"index must be an int row number, got {index!r}.") from None
-    if not -n <= i < n:
-        raise InputError(f"index {i} is out of range for {n} candidates.")
-    i %= n
+    i = check_row_index(index, n, f"{n} candidates")
     w, loc, scale = (a[i] for a in mixture_arrays(mdn_pred, "mdn_pred"))
     mu, sd = float(bnn_pred.mean[i]), float(bnn_pred.stddev[i])
     keep = w >= 1e-3
