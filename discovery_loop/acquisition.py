@@ -29,6 +29,12 @@ name                    score                                           best  se
 ``"random"``            uniform random numbers (a baseline)                   yes
 ======================  ==============================================  ====  =====  ====
 
+A :class:`~bdl.predictive.BoundedPredictive` (truncated components plus point masses at the
+bounds, e.g. a band gap that is exactly 0 for a metal) has no Gaussian-mixture form; every
+function scores it exactly all the same: EI in closed form for truncated normals plus the atoms
+(:func:`_bounded_log_ei`), PI and the window from its ``sf`` / ``cdf`` with the atoms, and the
+rest from its exact mean, variance and sampler.
+
 ``ACQUISITIONS`` maps these names to the functions; :func:`get_acquisition` binds parameters
 (checked at once) and returns a :class:`BoundAcquisition`, a callable
 ``score(pred, best=None, maximize=True, seed=None)``.
@@ -73,7 +79,7 @@ from scipy.special import erf, erfcx, log_ndtr, logsumexp, ndtr
 from bdl._random import Seed, make_rng
 from bdl._validation import check_bool
 from bdl.errors import InputError, UnsupportedOperationError
-from bdl.predictive import Predictive, SamplePredictive
+from bdl.predictive import BoundedPredictive, Predictive, SamplePredictive
 
 __all__ = [
     "ACQUISITIONS",
@@ -129,8 +135,8 @@ class AcquisitionFunction(Protocol):
 def _check_pred(pred: Any, name: str) -> Predictive:
     if not isinstance(pred, Predictive):
         raise InputError(
-            f"acquisition {name!r} needs a bdl.predictive.Predictive (Gaussian, mixture or "
-            f"samples), got {type(pred).__name__}; call the model's predict_dist(X) first."
+            f"acquisition {name!r} needs a bdl.predictive.Predictive (Gaussian, mixture, "
+            f"samples or bounded), got {type(pred).__name__}; call the model's predict_dist(X) first."
         )
     return pred
 
@@ -278,6 +284,99 @@ def _log_ndtr_diff(a: FloatArray, b: FloatArray) -> FloatArray:
     return out
 
 
+#: Gauss-Legendre nodes of the short-interval branch of :func:`_log_partial_h`.
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(32)
+
+
+def _log_partial_h(tau: FloatArray, beta: FloatArray) -> FloatArray:
+    """``log int_tau^beta (z - tau) phi(z) dz`` for ``tau < beta`` (``beta`` may be ``inf``).
+
+    The integral is ``h(-tau) - h(-beta) - (beta - tau) Phi(-beta)`` with ``h`` of
+    :func:`log_h`; it is evaluated as ``log h(-tau) + log1mexp(log(h(-beta) + (beta - tau)
+    Phi(-beta)) - log h(-tau))`` where the subtracted part is below half of ``h(-tau)``, and
+    otherwise (a window so short that the difference would cancel) by 32-point Gauss-Legendre
+    in log space of ``phi(tau) int_0^g u exp(-tau u - u^2 / 2) du``, ``g = beta - tau``,
+    where the integrand is smooth (``tau g`` is at most of order one there).
+    """
+    tau = np.asarray(tau, dtype=np.float64)
+    beta = np.asarray(beta, dtype=np.float64)
+    out = np.asarray(log_h(-tau), dtype=np.float64).copy()
+    fin = np.isfinite(beta)
+    if not fin.any():
+        return out
+    t, b = tau[fin], beta[fin]
+    gap = b - t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sub = np.logaddexp(log_h(-b), np.log(gap) + log_ndtr(-b))
+        d = np.minimum(sub - out[fin], 0.0)
+        direct = out[fin] + _log1mexp(d)
+    short = d > -math.log(2.0)
+    res = direct
+    if short.any():
+        ts, gs = t[short], gap[short]
+        u = 0.5 * gs[:, None] * (_GL_NODES + 1.0)  # nodes on (0, g)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            log_f = np.log(u) - ts[:, None] * u - 0.5 * u * u + np.log(_GL_WEIGHTS)
+            quad = np.log(0.5 * gs) + logsumexp(log_f, axis=1)
+            res = res.copy()
+            res[short] = -0.5 * ts * ts - _LOG_SQRT_2PI + quad
+    out[fin] = res
+    return out
+
+
+def _bounded_log_ei(pred: BoundedPredictive, threshold: float, maximize: bool) -> FloatArray:
+    """``log E[max(Y - t, 0)]`` (``log E[max(t - Y, 0)]`` when minimising), exact, shape (n,).
+
+    For a component ``N(m, s^2)`` truncated to standardised ``[alpha, beta]`` with mass ``Z``
+    and ``tau = (t - m) / s``, ``E[max(X - t, 0)] = (s / Z) G`` with
+    ``G = int_max(tau, alpha)^beta (z - tau) phi(z) dz``, which is ``I(tau, beta)`` for
+    ``tau >= alpha`` and ``I(alpha, beta) + (alpha - tau) Z`` below (:func:`_log_partial_h`
+    gives ``log I``). The atoms add ``p_lower (lower - t)^+ + p_upper (upper - t)^+``; all
+    terms are summed by log-sum-exp. Minimising mirrors ``Y -> -Y``.
+
+    Parameters
+    ----------
+    pred : BoundedPredictive
+    threshold : float
+        ``best + xi`` when maximising, ``best - xi`` when minimising.
+    maximize : bool
+    """
+    w, loc, scale = pred.weights, pred.locs, pred.scales
+    alpha = (pred.lower[:, None] - loc) / scale
+    beta = (pred.upper[:, None] - loc) / scale
+    lo, hi, p_lo, p_hi = pred.lower, pred.upper, pred.p_lower, pred.p_upper
+    t = threshold
+    if not maximize:  # E[max(t - Y, 0)] = E[max(Y' - t', 0)] with Y' = -Y, t' = -t
+        loc, alpha, beta = -loc, -beta, -alpha
+        lo, hi, p_lo, p_hi = -pred.upper, -pred.lower, pred.p_upper, pred.p_lower
+        t = -t
+    with np.errstate(over="ignore", invalid="ignore"):
+        tau = (t - loc) / scale
+    log_z = pred.log_normalisers
+    above = tau >= alpha  # the threshold inside or above the support of the component
+    inside = above & (tau < beta)
+    log_g = np.full(tau.shape, -np.inf)
+    if inside.any():
+        log_g[inside] = _log_partial_h(tau[inside], beta[inside])
+    below = ~above
+    if below.any():
+        with np.errstate(divide="ignore"):
+            log_g[below] = np.logaddexp(
+                _log_partial_h(alpha[below], beta[below]),
+                np.log(alpha[below] - tau[below]) + log_z[below],
+            )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        comp = np.where(
+            w > 0.0,
+            np.log(pred.continuous_mass)[:, None] + np.log(w) + np.log(scale) + log_g - log_z,
+            -np.inf,
+        )
+        atom_lo = np.where((p_lo > 0.0) & (lo > t), np.log(p_lo) + np.log(lo - t), -np.inf)
+        atom_hi = np.where((p_hi > 0.0) & (hi > t), np.log(p_hi) + np.log(hi - t), -np.inf)
+        terms = np.concatenate([comp, atom_lo[:, None], atom_hi[:, None]], axis=1)
+        return np.asarray(logsumexp(terms, axis=1), dtype=np.float64)
+
+
 # --------------------------------------------------------------------------------------------
 # the acquisition functions
 # --------------------------------------------------------------------------------------------
@@ -394,6 +493,8 @@ def expected_improvement(
     maximize = check_bool("maximize", maximize)
     best = _check_best(best, "ei", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
+    if isinstance(pred, BoundedPredictive):
+        return np.exp(_bounded_log_ei(pred, best + xi if maximize else best - xi, maximize))
     w, scale, z = _standardised_improvement(pred, best, maximize, xi)
     return np.sum(w * scale * _h(z), axis=1)
 
@@ -430,6 +531,8 @@ def log_expected_improvement(
     maximize = check_bool("maximize", maximize)
     best = _check_best(best, "log_ei", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
+    if isinstance(pred, BoundedPredictive):
+        return _bounded_log_ei(pred, best + xi if maximize else best - xi, maximize)
     w, scale, z = _standardised_improvement(pred, best, maximize, xi)
     with np.errstate(divide="ignore"):
         terms = np.log(w) + np.log(scale) + log_h(z)
@@ -445,6 +548,9 @@ def probability_of_improvement(
     xi: float = 0.0,
 ) -> FloatArray:
     """Probability of improvement ``P(Y > best + xi)`` (``P(Y < best - xi)`` when minimising).
+
+    Both inequalities are strict: with a point mass at ``best - xi`` (a bounded predictive
+    whose atom is the best value so far) the atom is not an improvement.
 
     Parameters
     ----------
@@ -463,7 +569,7 @@ def probability_of_improvement(
     maximize = check_bool("maximize", maximize)
     best = _check_best(best, "pi", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
-    out = pred.sf(best + xi) if maximize else pred.cdf(best - xi)
+    out = pred.sf(best + xi) if maximize else pred._cdf_left(best - xi)
     return np.array(out, dtype=np.float64)
 
 
@@ -487,7 +593,7 @@ def log_probability_of_improvement(
     maximize = check_bool("maximize", maximize)
     best = _check_best(best, "log_pi", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
-    out = pred.log_sf(best + xi) if maximize else pred.log_cdf(best - xi)
+    out = pred.log_sf(best + xi) if maximize else pred._log_cdf_left(best - xi)
     return np.array(out, dtype=np.float64)
 
 
@@ -645,6 +751,8 @@ def window_probability(
     """
     pred = _check_pred(pred, "window")
     low, high = _check_window(low, high)
+    if isinstance(pred, BoundedPredictive):  # atoms inside the closed window count
+        return np.clip(np.exp(pred._log_interval_mass(low, high)), 0.0, 1.0)
     w, a, b = _window_bounds(pred, low, high)
     diff, _, _ = _ndtr_diff(a, b)
     return np.clip(np.sum(w * diff, axis=1), 0.0, 1.0)
@@ -670,6 +778,8 @@ def log_window_probability(
     """
     pred = _check_pred(pred, "log_window")
     low, high = _check_window(low, high)
+    if isinstance(pred, BoundedPredictive):
+        return np.asarray(pred._log_interval_mass(low, high), dtype=np.float64)
     w, a, b = _window_bounds(pred, low, high)
     with np.errstate(divide="ignore"):
         terms = np.log(w) + _log_ndtr_diff(a, b)

@@ -16,7 +16,7 @@ import pytest
 from bdl.calibration.recalibration import IsotonicRecalibration
 from bdl.calibration.report import calibration_report, prediction_frame, read_predictions, verdict
 from bdl.errors import InputError
-from bdl.predictive import GaussianPredictive, MixturePredictive, SamplePredictive
+from bdl.predictive import BoundedPredictive, GaussianPredictive, MixturePredictive, SamplePredictive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ def test_report_files_html_and_jupyter(tmp_path):
     assert {"miscalibration_area", "crps", "ence", "pit_ks_pvalue", "check_score"} <= set(record["metrics"]["model"])
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "mixture", "samples", "plain"])
+@pytest.mark.parametrize("kind", ["gaussian", "mixture", "samples", "plain", "bounded"])
 def test_prediction_csv_round_trip(tmp_path, kind):
     rng = np.random.default_rng(2)
     n = 50
@@ -75,6 +75,9 @@ def test_prediction_csv_round_trip(tmp_path, kind):
         pred = MixturePredictive(np.full((n, 2), 0.5), rng.normal(size=(n, 2)), np.full((n, 2), 0.3))
     elif kind == "samples":
         pred = SamplePredictive(rng.normal(size=(n, 5)), np.full((n, 5), 0.2))
+    elif kind == "bounded":
+        pred = BoundedPredictive(np.full((n, 2), 0.5), rng.normal(size=(n, 2)), np.full((n, 2), 0.3),
+                                 lower=0.0, p_lower=rng.uniform(0, 0.5, n))
     else:
         pred = SamplePredictive(rng.normal(size=(n, 7)))
     y = rng.normal(size=n)

@@ -2,7 +2,8 @@
 
 Every metric is a pure function ``metric(y_true, predictive, ...) -> float`` with the true
 values first; it works for every predictive kind of :mod:`bdl.predictive` (Gaussian, Gaussian
-mixture, samples) and for any other :class:`~bdl.predictive.Predictive` subclass that offers
+mixture, samples, bounded with point masses) and for any other
+:class:`~bdl.predictive.Predictive` subclass that offers
 ``cdf`` / ``quantile`` / ``log_prob`` (e.g. the recalibrated predictive of
 :mod:`bdl.calibration.recalibration`). Where a per-point value makes sense there is a twin
 ``metric_per_point(y_true, predictive, ...) -> ndarray of shape (n,)`` whose mean is the metric.
@@ -42,6 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
+from bdl._random import Seed, make_rng
 from bdl._validation import format_rows
 from bdl.errors import InputError
 from bdl.predictive import GaussianPredictive, MixturePredictive, Predictive, SamplePredictive
@@ -104,7 +106,7 @@ def _check_predictive(predictive: Any, y_true: Any = None) -> Predictive:
         hint = " The arguments look swapped: metrics take (y_true, predictive), true values first."
     raise InputError(
         "predictive must be a bdl.predictive.Predictive object (from model.predict_dist, or "
-        f"GaussianPredictive / MixturePredictive / SamplePredictive), got "
+        f"GaussianPredictive / MixturePredictive / SamplePredictive / BoundedPredictive), got "
         f"{type(predictive).__name__}.{hint}"
     )
 
@@ -343,6 +345,9 @@ def crps_per_point(y_true: ArrayLike, predictive: Predictive) -> FloatArray:
     * Plain samples (``scales=None``): the empirical distribution of the samples, as
       properscoring's ``crps_ensemble`` -- not the kernel density estimate that ``cdf`` and
       ``log_prob`` use.
+    * Kinds with their own exact CRPS (the predictive's ``_crps`` hook): the bounded kind
+      (truncated components plus point masses), by composite Gauss-Legendre quadrature of
+      ``(F(x) - 1{x >= y})^2`` between the jumps of ``F`` (error ~1e-12).
     * Any other kind: quantile quadrature ``2 int_0^1 rho_q(y - Q(q)) dq`` on 512 midpoints.
 
     Parameters
@@ -355,6 +360,9 @@ def crps_per_point(y_true: ArrayLike, predictive: Predictive) -> FloatArray:
     ndarray of shape (n,)
     """
     y = _check_inputs(y_true, predictive)
+    exact = predictive._crps(y)
+    if exact is not None:
+        return np.asarray(exact, dtype=np.float64)
     if isinstance(predictive, GaussianPredictive):
         return _crps_gaussian(y, predictive.mean, predictive.stddev)
     if isinstance(predictive, SamplePredictive) and predictive.is_plain:
@@ -377,17 +385,47 @@ def crps(y_true: ArrayLike, predictive: Predictive) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def pit(y_true: ArrayLike, predictive: Predictive) -> FloatArray:
+def pit(y_true: ArrayLike, predictive: Predictive, seed: Seed = 0) -> FloatArray:
     """Probability integral transform ``F_i(y_i)`` of every point, ndarray of shape (n,).
 
     Uniform on [0, 1] when the predictive is calibrated [5]_: a U-shaped histogram means
     over-confidence, a hump under-confidence, a slope bias.
+
+    Where the predictive has a point mass at ``y_i`` (the bounded kind: a metal's band gap
+    of exactly 0) ``F`` jumps there and ``F(y_i)`` alone is not uniform; the *randomised*
+    PIT ``F(y-) + V (F(y) - F(y-))``, ``V ~ U(0, 1)``, is used instead (Czado, Gneiting and
+    Held 2009, eq. 1), which is uniform for a calibrated predictive. Points without a jump
+    (every point of the continuous kinds) get ``F(y)`` exactly and draw no random numbers.
+
+    Parameters
+    ----------
+    y_true : array_like of shape (n,)
+    predictive : Predictive with n points
+    seed : int, numpy.random.Generator or None, default 0
+        Randomness of the randomised PIT; the default gives the same values on every call.
+
+    References
+    ----------
+    .. [6] C. Czado, T. Gneiting and L. Held, "Predictive model assessment for count data",
+       Biometrics 65 (2009) 1254-1261.
     """
     y = _check_inputs(y_true, predictive)
-    return np.asarray(predictive.cdf(y), dtype=np.float64)
+    upper = np.asarray(predictive.cdf(y), dtype=np.float64)
+    if type(predictive)._cdf_left is Predictive._cdf_left:  # no atoms: F(y-) == F(y)
+        return upper
+    lower = np.asarray(predictive._cdf_left(y), dtype=np.float64)
+    jump = upper > lower
+    if not jump.any():
+        return upper
+    v = make_rng(seed).random(int(jump.sum()))
+    out = upper.copy()
+    out[jump] = lower[jump] + v * (upper[jump] - lower[jump])
+    return out
 
 
-def pit_uniformity(y_true: ArrayLike, predictive: Predictive, alpha: float = 0.05) -> dict[str, Any]:
+def pit_uniformity(
+    y_true: ArrayLike, predictive: Predictive, alpha: float = 0.05, seed: Seed = 0
+) -> dict[str, Any]:
     """Kolmogorov-Smirnov test of the PIT values against U(0, 1), with a reading in words.
 
     Parameters
@@ -396,6 +434,8 @@ def pit_uniformity(y_true: ArrayLike, predictive: Predictive, alpha: float = 0.0
     predictive : Predictive with n points
     alpha : float, default 0.05
         Significance level for the ``uniform`` flag and the wording.
+    seed : int, numpy.random.Generator or None, default 0
+        Randomness of the randomised PIT at point masses (see :func:`pit`).
 
     Returns
     -------
@@ -409,7 +449,7 @@ def pit_uniformity(y_true: ArrayLike, predictive: Predictive, alpha: float = 0.0
     from scipy.stats import kstest
 
     alpha = float(_check_levels(alpha, "alpha")[0])
-    u = pit(y_true, predictive)
+    u = pit(y_true, predictive, seed)
     n = len(u)
     res = kstest(u, "uniform")
     stat, p_value = float(res.statistic), float(res.pvalue)
@@ -499,7 +539,11 @@ def _observed_proportions(u: FloatArray, expected: FloatArray, kind: str) -> Flo
 
 
 def calibration_curve(
-    y_true: ArrayLike, predictive: Predictive, n_levels: int = 100, kind: str = "interval"
+    y_true: ArrayLike,
+    predictive: Predictive,
+    n_levels: int = 100,
+    kind: str = "interval",
+    seed: Seed = 0,
 ) -> tuple[FloatArray, FloatArray]:
     """Expected vs observed proportions, the calibration curve of uncertainty-toolbox [3]_.
 
@@ -513,6 +557,9 @@ def calibration_curve(
     kind : {"interval", "quantile"}
         ``"interval"``: the share of points inside the central ``p`` interval, i.e. with
         ``|F(y) - 1/2| <= p / 2``. ``"quantile"``: the share with ``F(y) <= p``.
+    seed : int, numpy.random.Generator or None, default 0
+        At point masses ``F(y)`` is the randomised PIT of :func:`pit` (continuous kinds are
+        unaffected).
 
     Returns
     -------
@@ -529,7 +576,7 @@ def calibration_curve(
     n_levels = _check_int(n_levels, "n_levels", 2)
     kind = _check_kind(kind)
     expected = np.linspace(0.0, 1.0, n_levels)
-    u = np.asarray(predictive.cdf(y), dtype=np.float64)
+    u = pit(y, predictive, seed)
     return expected, _observed_proportions(u, expected, kind)
 
 

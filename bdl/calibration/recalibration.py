@@ -41,6 +41,7 @@ from bdl._random import Seed, make_rng
 from bdl.calibration.metrics import _check_inputs, _check_predictive
 from bdl.errors import InputError, NotFittedError, UnsupportedOperationError
 from bdl.predictive import (
+    BoundedPredictive,
     GaussianPredictive,
     MixturePredictive,
     Predictive,
@@ -301,6 +302,78 @@ def _interval_moments(
     return centre + mean, var
 
 
+def _bounded_interval_moments(
+    base: BoundedPredictive, table: FloatArray, levels: FloatArray, mapping: MonotoneMap
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and variance of ``R(F)`` for a bounded base ``F`` (truncated parts plus atoms).
+
+    The scheme of :func:`_interval_moments` on probability slices: slice ``k`` holds base
+    levels ``(p_k, p_{k+1}]`` (``p_0 = 0``, ``p_{M+1} = 1``) and recalibrated probability
+    ``R(p_{k+1}) - R(p_k)``; inside it the recalibrated distribution is the base one, whose
+    moments on the slice are exact: the share of the slice on an atom (``(0, p_lower]`` or
+    ``[1 - p_upper, 1)``) sits at the bound, the rest is the closed-form partial moment of the
+    truncated components between the base quantiles ``table`` (which never leave the bounds).
+    Exact for the identity map. Moments are taken about the base mean; probabilities and
+    partial moments use log-space normal differences, so deeply truncated components keep
+    their precision.
+    """
+    from bdl.predictive import _log_ndtr_diff
+
+    m, n = table.shape
+    w, loc, scale = base.weights, base.locs, base.scales
+    k = loc.shape[1]
+    lo_b, hi_b = base.lower, base.upper
+    p_lo, p_hi, cont = base.p_lower, base.p_upper, base.continuous_mass
+    centre = np.asarray(base.mean)
+    log_z = base.log_normalisers
+    p_edges = np.concatenate([[0.0], levels, [1.0]])
+    d_g = np.diff(np.concatenate([[0.0], mapping(levels), [1.0]]))  # (M + 1,)
+    mean = np.empty(n)
+    second = np.empty(n)
+    chunk = max(1, 1_000_000 // ((m + 1) * k))
+    for start in range(0, n, chunk):
+        sl = slice(start, start + chunk)
+        rows = np.clip(table[:, sl], lo_b[sl], hi_b[sl])
+        edges = np.vstack([lo_b[sl], rows, hi_b[sl]])  # (M + 2, r)
+        # the atoms' share of each slice
+        pk, pk1 = p_edges[:-1, None], p_edges[1:, None]
+        on_lo = np.maximum(np.minimum(pk1, p_lo[sl]) - pk, 0.0)
+        on_hi = np.maximum(pk1 - np.maximum(pk, 1.0 - p_hi[sl]), 0.0)
+        a_dev = np.where(p_lo[sl] > 0.0, lo_b[sl] - centre[sl], 0.0)
+        b_dev = np.where(p_hi[sl] > 0.0, hi_b[sl] - centre[sl], 0.0)
+        # the continuous part between consecutive quantiles, per component
+        ls, ss, ws, lz = loc[sl][None], scale[sl][None], w[sl][None], log_z[sl][None]
+        alpha = (lo_b[sl][:, None] - loc[sl]) / scale[sl]
+        beta = (hi_b[sl][:, None] - loc[sl]) / scale[sl]
+        with np.errstate(invalid="ignore", over="ignore"):
+            u0 = np.clip((edges[:-1, :, None] - ls) / ss, alpha, beta)
+            u1 = np.clip((edges[1:, :, None] - ls) / ss, alpha, beta)
+        mu = (loc[sl] - centre[sl, None])[None]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            d_phi = np.exp(_log_ndtr_diff(u0, u1) - lz)
+            pa = np.where(np.isfinite(u0), np.exp(-0.5 * u0 * u0 - 0.5 * np.log(2.0 * np.pi) - lz), 0.0)
+            pb = np.where(np.isfinite(u1), np.exp(-0.5 * u1 * u1 - 0.5 * np.log(2.0 * np.pi) - lz), 0.0)
+            d1 = pa - pb
+            d2 = np.where(np.isfinite(u0), u0 * pa, 0.0) - np.where(np.isfinite(u1), u1 * pb, 0.0)
+        used = ws > 0.0
+        c = cont[sl][None]
+        m0 = on_lo + on_hi + c * np.sum(np.where(used, ws * d_phi, 0.0), axis=-1)
+        m1 = on_lo * a_dev + on_hi * b_dev + c * np.sum(
+            np.where(used, ws * (mu * d_phi + ss * d1), 0.0), axis=-1
+        )
+        m2 = on_lo * a_dev**2 + on_hi * b_dev**2 + c * np.sum(
+            np.where(used, ws * (mu * mu * d_phi + 2.0 * mu * ss * d1 + ss * ss * (d_phi + d2)), 0.0),
+            axis=-1,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cm1 = np.where(m0 > 0.0, m1 / m0, 0.0)
+            cm2 = np.where(m0 > 0.0, m2 / m0, 0.0)
+        mean[sl] = d_g @ cm1
+        second[sl] = d_g @ cm2
+    var = np.maximum(second - mean * mean, 0.0)
+    return centre + mean, var
+
+
 # --------------------------------------------------------------------------------------------
 # the recalibrated predictive
 # --------------------------------------------------------------------------------------------
@@ -326,8 +399,10 @@ class RecalibratedPredictive(Predictive):
       each of the 513 intervals between them carries the exact recalibrated probability
       ``R(p_{k+1}) - R(p_k)`` and the base's closed-form partial moments inside it (any
       base with a Gaussian-mixture form: exact for the identity map, relative error ~1e-4 in
-      the variance for a strongly curved map). A base with no mixture form (a recalibrated
-      one) uses the trapezoid rule in ``t`` on ``Q(Phi(t)) R'(Phi(t)) phi(t)`` instead.
+      the variance for a strongly curved map). A bounded base (truncated components plus
+      atoms) uses the same scheme with its exact slice moments (the atoms' share of a slice
+      sits at the bound). A base with no mixture form (a recalibrated one) uses the trapezoid
+      rule in ``t`` on ``Q(Phi(t)) R'(Phi(t)) phi(t)`` instead.
     * ``sample`` is inverse-transform sampling: ``u ~ U(0, 1)``, ``v = R^{-1}(u)``, then
       ``F^{-1}(v)`` per entry by bracketed Newton on the base ``cdf``.
     * There is no epistemic / aleatoric split (the map acts on the whole distribution), no
@@ -388,6 +463,19 @@ class RecalibratedPredictive(Predictive):
     def _take(self, positions: NDArray[np.intp]) -> RecalibratedPredictive:
         return RecalibratedPredictive(self._base[positions], self._map)
 
+    def _records(self) -> list[dict[str, Any]]:
+        """``{"kind": "recalibrated", "base": <record of the base>, "map": {...}}`` per point.
+
+        ``"map"`` holds ``knots_x``, ``knots_y`` and ``slope_floor`` of the
+        :class:`MonotoneMap`; :func:`bdl.predictive.predictive_from_records` rebuilds both.
+        """
+        mapping = {
+            "knots_x": self._map.knots_x.tolist(),
+            "knots_y": self._map.knots_y.tolist(),
+            "slope_floor": self._map.slope_floor,
+        }
+        return [{"kind": self.kind, "base": base, "map": mapping} for base in self._base._records()]
+
     # -- quadrature table and moments ----------------------------------------------------
 
     def _quantile_table(self) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -405,7 +493,9 @@ class RecalibratedPredictive(Predictive):
                 mixture = self._base.as_mixture()
             except UnsupportedOperationError:  # e.g. a recalibrated base: no mixture form
                 mixture = None
-            if mixture is not None:
+            if isinstance(self._base, BoundedPredictive):
+                mean, var = _bounded_interval_moments(self._base, table, levels, self._map)
+            elif mixture is not None:
                 mean, var = _interval_moments(*mixture, np.asarray(self._base.mean), table, levels, self._map)
             else:
                 # trapezoid in t = Phi^{-1}(p) of int Q(p) R'(p) dp, weights R'(Phi(t)) phi(t)
@@ -438,6 +528,10 @@ class RecalibratedPredictive(Predictive):
     def cdf(self, y: ArrayLike) -> FloatArray:
         return self._map(self._base.cdf(y))
 
+    def _cdf_left(self, y: ArrayLike) -> FloatArray:
+        """``P(Y < y) = R(F(y-))``: keeps the jumps of a base with point masses."""
+        return self._map(self._base._cdf_left(y))
+
     def sf(self, y: ArrayLike) -> FloatArray:
         return self._map.sf(self._base.sf(y))
 
@@ -458,8 +552,22 @@ class RecalibratedPredictive(Predictive):
         return np.minimum(np.where(s > _TAIL, direct, slope), 0.0)
 
     def log_prob(self, y: ArrayLike) -> FloatArray:
+        """``log R'(F(y)) + log f(y)``; at a point mass of the base ``log(R(F(y)) - R(F(y-)))``.
+
+        The second form is the log-probability of the recalibrated atom (a bounded base with
+        ``p_lower > 0`` at ``y == lower``); it is only evaluated for kinds with atoms.
+        """
         u = self._base.cdf(y)
-        return np.log(self._map.derivative(u)) + self._base.log_prob(y)
+        out = np.log(self._map.derivative(u)) + self._base.log_prob(y)
+        if type(self._base)._cdf_left is Predictive._cdf_left:
+            return out
+        left = np.asarray(self._base._cdf_left(y), dtype=np.float64)
+        jump = np.asarray(u) > left
+        if jump.any():
+            with np.errstate(divide="ignore"):
+                atom = np.log(np.maximum(self._map(u) - self._map(left), 0.0))
+            out = np.where(jump, atom, out)
+        return out
 
     def _quantile(self, levels: FloatArray) -> FloatArray:
         p = np.clip(self._map.inverse(levels), np.finfo(np.float64).tiny, 1.0 - _EPS / 2.0)
@@ -483,6 +591,18 @@ class RecalibratedPredictive(Predictive):
         base = self._base
         f_lo = levels[j - 1] - v
         f_hi = levels[j] - v
+        if type(base)._cdf_left is not Predictive._cdf_left:
+            # a base with point masses: where v falls in the jump of F at an end of the
+            # bracket, the quantile is that end exactly (the atom), with nothing to solve
+            at_lo = np.asarray(base.cdf(lo)) >= v
+            at_hi = ~at_lo & (np.asarray(base._cdf_left(hi)) < v)
+            end = np.where(at_lo, lo, hi)
+            pinned = at_lo | at_hi
+            lo = np.where(pinned, end, lo)
+            hi = np.where(pinned, end, hi)
+            x0 = np.where(pinned, end, x0)
+            f_lo = np.where(pinned, 0.0, f_lo)
+            f_hi = np.where(pinned, 0.0, f_hi)
         return _solve_increasing(
             base.cdf, lambda x: np.exp(base.log_prob(x)), v, lo, hi, f_lo, f_hi, x0, tol=tol
         )
@@ -519,8 +639,24 @@ def _scale_spread(pred: Predictive, s: float) -> Predictive:
         m = pred.mean[:, None]
         scales = None if pred.scales is None else pred.scales * s
         return SamplePredictive(m + s * (pred.locs - m), scales)
+    if isinstance(pred, BoundedPredictive):
+        # the untruncated components are spread about their own mixture mean; the bounds and
+        # the point masses stay (a metal stays a metal): only the continuous part widens
+        m = np.sum(pred.weights * pred.locs, axis=1)[:, None]
+        scaled = BoundedPredictive(
+            pred.weights, m + s * (pred.locs - m), pred.scales * s,
+            pred.lower, pred.upper, pred.p_lower, pred.p_upper,
+        )
+        if not pred.has_split:
+            return scaled
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(pred.variance > 0.0, scaled.variance / pred.variance, s * s)
+        return BoundedPredictive(
+            scaled.weights, scaled.locs, scaled.scales, pred.lower, pred.upper,
+            pred.p_lower, pred.p_upper, np.minimum(pred.epistemic_variance * ratio, scaled.variance),
+        )
     raise UnsupportedOperationError(
-        f"StdScaling can scale gaussian, mixture and samples predictives, not a {pred.kind} "
+        f"StdScaling can scale gaussian, mixture, samples and bounded predictives, not a {pred.kind} "
         "predictive; scale the base predictive before recalibrating it."
     )
 
@@ -535,8 +671,14 @@ class StdScaling:
     * Gaussian: ``stddev * s``;
     * mixture and samples: ``locs -> mean + s (locs - mean)``, ``scales * s`` (plain samples
       are scaled likewise; their kernel bandwidth scales with them);
+    * bounded (truncated components plus point masses): the *untruncated* components are
+      scaled about their weighted mean, ``locs -> m + s (locs - m)``, ``scales * s`` with
+      ``m = sum_k w_k locs_k``, then truncated to the same bounds; the point masses and the
+      bounds are kept (the factor calibrates the spread of the continuous part, not the
+      probability of the atoms). Without bounds and atoms this is the mixture rule;
     * an epistemic split, when present, is multiplied by ``s**2`` (it is kept by
-      construction for samples with per-pass scales).
+      construction for samples with per-pass scales; for the bounded kind it is multiplied
+      by the ratio of the new to the old total variance, so its share is kept).
 
     Parameters
     ----------

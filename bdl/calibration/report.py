@@ -30,7 +30,16 @@ from bdl._io import atomic_write_text, read_csv
 from bdl._validation import format_rows
 from bdl.calibration import metrics as M
 from bdl.errors import InputError
-from bdl.predictive import GaussianPredictive, MixturePredictive, Predictive, SamplePredictive
+from bdl.predictive import (
+    BoundedPredictive,
+    GaussianPredictive,
+    MixturePredictive,
+    Predictive,
+    SamplePredictive,
+)
+
+#: Extra columns of the bounded layout (``w_k, mu_k, sigma_k`` plus these).
+_BOUND_COLUMNS = ("lower", "upper", "p_lower", "p_upper")
 
 __all__ = [
     "CalibrationReport",
@@ -337,7 +346,9 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
     Returns
     -------
     y_true : ndarray of shape (n,)
-    predictive : GaussianPredictive, MixturePredictive or SamplePredictive
+    predictive : GaussianPredictive, MixturePredictive, SamplePredictive or BoundedPredictive
+        Mixture columns with any of ``lower``, ``upper``, ``p_lower``, ``p_upper`` give a
+        :class:`~bdl.predictive.BoundedPredictive`.
 
     Raises
     ------
@@ -400,6 +411,13 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
         bad_r, bad_c = np.nonzero(sigma <= 0)
         if len(bad_r):
             raise InputError(f"column 'sigma_{ks[bad_c[0]]}' must be positive; row(s) {format_rows(np.unique(bad_r))} are not.")
+        present = [c for c in _BOUND_COLUMNS if c in cols]
+        if present:  # the bounded layout: truncated components plus point masses
+            lower = numeric(["lower"])[:, 0] if "lower" in cols else None
+            upper = numeric(["upper"])[:, 0] if "upper" in cols else None
+            p_lower = numeric(["p_lower"])[:, 0] if "p_lower" in cols else None
+            p_upper = numeric(["p_upper"])[:, 0] if "p_upper" in cols else None
+            return y, BoundedPredictive(w, mu, sigma, lower, upper, p_lower, p_upper)
         return y, MixturePredictive(w, mu, sigma)
     if len(samples) < 2:
         raise InputError(f"{path} has {len(samples)} sample column; a sample predictive needs at least two (s_0, s_1, ...).")
@@ -410,7 +428,9 @@ def prediction_frame(y_true: Any, predictive: Predictive) -> pd.DataFrame:
     """The ``PRED.csv`` layout of a predictive (what :func:`read_predictions` reads back).
 
     Gaussian: ``y_true, mean, std``; mixtures and per-pass mixtures (MC dropout, ensembles):
-    ``y_true, w_k, mu_k, sigma_k``; plain samples: ``y_true, s_k``.
+    ``y_true, w_k, mu_k, sigma_k``; plain samples: ``y_true, s_k``; bounded (truncated
+    components plus point masses): ``y_true, w_k, mu_k, sigma_k, lower, upper, p_lower,
+    p_upper`` (an absent bound is written as ``-inf`` / ``inf``).
     """
     y = np.asarray(y_true, dtype=float)
     frame = {"y_true": y}
@@ -418,6 +438,12 @@ def prediction_frame(y_true: Any, predictive: Predictive) -> pd.DataFrame:
         frame.update(mean=predictive.mean, std=predictive.stddev)
     elif isinstance(predictive, SamplePredictive) and predictive.scales is None:
         frame.update({f"s_{k}": predictive.locs[:, k] for k in range(predictive.locs.shape[1])})
+    elif isinstance(predictive, BoundedPredictive):
+        for k in range(predictive.n_components):
+            frame.update({f"w_{k}": predictive.weights[:, k], f"mu_{k}": predictive.locs[:, k],
+                          f"sigma_{k}": predictive.scales[:, k]})
+        frame.update(lower=predictive.lower, upper=predictive.upper,
+                     p_lower=predictive.p_lower, p_upper=predictive.p_upper)
     else:
         w, mu, sigma = predictive.as_mixture()
         for k in range(w.shape[1]):
