@@ -92,7 +92,11 @@ def _cmd_bandgap(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from bdl.calibration.report import calibration_report, read_predictions
 
-    y, pred = read_predictions(args.predictions)
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values are reported just below
+        y, pred = read_predictions(args.predictions)
+    _check_plottable(y, pred, args.predictions)
     report = calibration_report(y, pred, title=args.title or f"Calibration report: {Path(args.predictions).name}",
                                 info={"predictions": str(args.predictions), "kind": pred.kind, "n": len(pred)})
     out = report.save(args.output)
@@ -100,6 +104,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(sentence)
     print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
     return 0
+
+
+#: Magnitudes beyond this square to infinity in float64 (variances, squared errors, axis limits).
+_MAX_PLOTTABLE = 1e150
+
+
+def _check_plottable(y: Any, pred: Any, path: str) -> None:
+    """Refuse predictions whose numbers overflow the metrics and plots, naming the file lines."""
+    import numpy as np
+
+    from bdl.errors import InputError
+
+    with np.errstate(all="ignore"):
+        cols = {"y_true": np.asarray(y, dtype=np.float64), "mean": np.asarray(pred.mean, dtype=np.float64),
+                "std": np.asarray(pred.stddev, dtype=np.float64), "variance": np.asarray(pred.variance, dtype=np.float64)}
+        for name, v in cols.items():
+            bad = ~np.isfinite(v) | (np.abs(v) > _MAX_PLOTTABLE)
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                lines = ", ".join(str(int(r) + 2) for r in rows[:10]) + (" ..." if rows.size > 10 else "")
+                raise InputError(
+                    f"{path}: the predictive {name} is infinite or beyond {_MAX_PLOTTABLE:g} on line(s) {lines} "
+                    f"(e.g. {v[rows[0]]:g}); its square overflows, so no metric or plot can use it. Fix those rows "
+                    "or drop them."
+                )
 
 
 def _cmd_bench_uci(args: argparse.Namespace) -> int:
@@ -304,16 +333,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("datasets", help="list the shipped data sets")
     p.set_defaults(func=_cmd_datasets)
+    _add_debug(parser)
     return parser
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` (show the traceback of an error) on every sub-command, nested ones included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
+                    if "--debug" not in sub._option_string_actions:
+                        sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
+                _add_debug(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bdl`` console script."""
+    from bdl._io import error_sentence
+
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
         return int(args.func(args))
     except BDLError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
         print(f"bdl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # operating-system, SQLite and plotting errors: one sentence naming the path and the fix
+        sentence = error_sentence(exc, hint_path=getattr(args, "output", None))
+        if sentence is None:
+            raise
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"bdl {args.command}: error: {sentence}", file=sys.stderr)
         return 2
 
 

@@ -39,6 +39,8 @@ from bdl.errors import FormulaError, InputError
 
 __all__ = [
     "MAGPIE_PROPERTIES",
+    "MAX_AMOUNT",
+    "MAX_FORMULA_LENGTH",
     "MAGPIE_STATS",
     "feature_names",
     "featurize",
@@ -88,6 +90,14 @@ _TOKEN_RE = re.compile(
 # Over many formulas joined by newlines: element tokens, separators, and any other character
 # (which sends its formula to the general parser).
 _BATCH_TOKEN_RE = re.compile(rf"[A-Z][a-z]?(?:{_NUMBER})?|\n|.")
+#: Longest formula accepted, in characters. The longest formula among the 106 113 of
+#: ``matbench_mp_gap`` has well under 100; a 10 000-character "formula" is a pasted cell, not a
+#: composition, and is rejected with this reason instead of being parsed for seconds.
+MAX_FORMULA_LENGTH = 1000
+#: Largest amount of one element (after bracket multipliers). Amounts are relative, so any real
+#: composition can be written with amounts far below this; ``Fe1e30O`` is a typo or a unit
+#: mistake, and would make every other element's weight vanish below float64 resolution.
+MAX_AMOUNT = 1e6
 _SEPARATOR = -2
 _DEFER = -1
 _KEY_STRIDE = 1024
@@ -130,9 +140,11 @@ def _check_amount(text: str, value: float) -> str | None:
     if math.isnan(value):
         return "an amount is NaN"
     if math.isinf(value):
-        return "an amount is infinite"
+        return "an amount is infinite (too large for a float64 number)"
     if value < 0:
         return f"negative amount {value:g}"
+    if value > MAX_AMOUNT:
+        return f"amount {value:g} is larger than {MAX_AMOUNT:g}; write the composition with relative amounts"
     return None
 
 
@@ -215,6 +227,8 @@ def _parse_one(formula: str, index: dict[str, int]) -> tuple[np.ndarray, np.ndar
     """Parse a formula string into (element rows, amounts) or return the reason it is bad."""
     if not formula.strip():
         return "empty formula"
+    if len(formula) > MAX_FORMULA_LENGTH:
+        return f"{len(formula)} characters long; a formula may have at most {MAX_FORMULA_LENGTH}"
     parsed = _parse_general(formula, index)
     if isinstance(parsed, str):
         return parsed
@@ -228,7 +242,9 @@ def _finish(parsed: dict[int, float]) -> tuple[np.ndarray, np.ndarray] | str:
     rows = np.fromiter((r for r, _ in items), dtype=np.int64, count=len(items))
     amounts = np.fromiter((a for _, a in items), dtype=np.float64, count=len(items))
     if not np.all(np.isfinite(amounts)):
-        return "an amount is not finite"
+        return "an amount is not finite (too large for a float64 number after the bracket multipliers)"
+    if amounts.max() > MAX_AMOUNT:
+        return f"amount {amounts.max():g} is larger than {MAX_AMOUNT:g}; write the composition with relative amounts"
     return rows, amounts
 
 
@@ -308,9 +324,12 @@ def _parse_batch(
     ok = ~defer[owner]
     key = owner[ok] * _KEY_STRIDE + elem[ok]
     uniq, inverse = np.unique(key, return_inverse=True)
-    summed = np.bincount(inverse, weights=amount[ok])
+    with np.errstate(invalid="ignore", over="ignore"):
+        summed = np.bincount(inverse, weights=amount[ok])
     nonzero = np.abs(summed) >= 1e-8
     u_owner = uniq // _KEY_STRIDE
+    # overflowing or absurd amounts: the general parser says why
+    defer[u_owner[~(np.isfinite(summed) & (summed <= MAX_AMOUNT))]] = True
     has_any = np.zeros(n, dtype=bool)
     has_any[u_owner[nonzero]] = True
     defer |= ~has_any  # empty texts and all-zero amounts: let the general parser say why
@@ -344,7 +363,9 @@ def _parse_all(
 
     # table entries (distinct id, element row, amount); distinct ids: strings first
     uniq_reason: dict[int, str] = {}
-    o, e, a, deferred = _parse_batch(uniq_list, index)
+    # over-long texts go straight to the general parser, which rejects them by their length
+    batch_texts = [t if len(t) <= MAX_FORMULA_LENGTH else "\x00" for t in uniq_list]
+    o, e, a, deferred = _parse_batch(batch_texts, index)
     owners: list[np.ndarray] = [o]
     elems: list[np.ndarray] = [e]
     amounts_l: list[np.ndarray] = [a]
@@ -380,7 +401,10 @@ def _parse_all(
         bad_ids = np.fromiter(uniq_reason, dtype=np.int64)
         is_bad = np.isin(str_item_codes, bad_ids)
         for pos, uid in zip(str_pos[is_bad], str_item_codes[is_bad]):
-            problems.append((int(pos), items[pos], uniq_reason[int(uid)]))
+            text = items[pos]
+            if len(text) > MAX_FORMULA_LENGTH:  # quote the start of a pasted cell, not all of it
+                text = text[:40] + "..."
+            problems.append((int(pos), text, uniq_reason[int(uid)]))
         str_item_codes = np.where(is_bad, -1, str_item_codes)
     codes[str_pos] = str_item_codes
     problems.sort(key=lambda p: p[0])
@@ -490,7 +514,16 @@ def featurize(
     ------
     FormulaError
         With ``errors="raise"``, if any formula is bad (empty, unknown element, malformed
-        such as ``"In1p1"``, negative or NaN amounts, missing values).
+        such as ``"In1p1"``, negative or NaN amounts, missing values), or absurd: an amount that
+        overflows float64 (``Fe1e400O``), an amount above :data:`MAX_AMOUNT` (``Fe1e30O``), a
+        text longer than :data:`MAX_FORMULA_LENGTH` characters, or any non-finite descriptor.
+        Under ``"coerce"`` the same rows are NaN and marked False in ``valid``.
+
+    Notes
+    -----
+    Zero amounts follow pymatgen: an element with amount 0 (below 1e-8) is dropped, so
+    ``Fe0O`` is featurised as ``O``; a formula whose amounts are all zero (``Fe0``) is an error
+    ("no element with a non-zero amount").
     InputError
         If ``errors`` is not one of the two options.
     """
@@ -502,10 +535,23 @@ def featurize(
             f"pass a list: featurize([{formulas!r}])), got {type(formulas).__name__}."
         )
     codes, rows, amounts, problems = _parse_all(formulas)
-    if problems and errors == "raise":
-        raise FormulaError(problems)
     _, values = _element_table(bool(impute_nan))
     unique_feats = _magpie_stats(rows, amounts, values)
+    # a descriptor that is not finite (NaN with imputation on, or infinite) is a bad row too; a
+    # model would otherwise fail far from here with the wrong row number
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(unique_feats) if impute_nan else ~np.isinf(unique_feats)
+    bad_unique = np.flatnonzero(~finite.all(axis=1))
+    if bad_unique.size:
+        names = feature_names()
+        items = formulas.tolist() if isinstance(formulas, (pd.Series, np.ndarray)) else list(formulas)
+        for pos in np.flatnonzero(np.isin(codes, bad_unique)):
+            col = int(np.flatnonzero(~finite[codes[pos]])[0])
+            problems.append((int(pos), _describe(items[pos]), f"descriptor {names[col]!r} is not finite"))
+        codes = np.where(np.isin(codes, bad_unique), -1, codes)
+        problems.sort(key=lambda p: p[0])
+    if problems and errors == "raise":
+        raise FormulaError(problems)
     feats = np.full((len(codes), unique_feats.shape[1]), np.nan)
     valid = codes >= 0
     feats[valid] = unique_feats[codes[valid]]

@@ -178,8 +178,9 @@ class CampaignConfig:
         Measurements per round.
     seed : int
         The campaign's seed; every random choice of every round derives from it.
-    strategy : str, default "ei"
-        Acquisition function name (see :data:`discovery_loop.acquisition.ACQUISITIONS`).
+    strategy : str, optional
+        Acquisition function name (see :data:`discovery_loop.acquisition.ACQUISITIONS`);
+        default ``"window"`` for a window goal, else ``"ei"``.
     strategy_params : dict
         Extra parameters of the acquisition function (e.g. ``{"beta": 2.0}`` for UCB).
     selector : str, default "topk"
@@ -214,6 +215,13 @@ class CampaignConfig:
     warm_start_epochs : int, optional
         Epoch limit of the warm-started fits (default: the model's own ``epochs``; early
         stopping still applies).
+    value_range : (float, float), optional
+        The plausible range of a measured value (``--value-range LO HI``): a lab file or a
+        correction with a value outside it is rejected before anything is recorded.
+
+    Every setting is checked when the configuration is built (selector and its parameters,
+    gate parameters, strategy) and by :meth:`validate` (model and MDN settings, which needs
+    the model classes), so a bad configuration fails before a ledger exists.
     """
 
     target: str
@@ -221,7 +229,7 @@ class CampaignConfig:
     budget: int
     batch_size: int
     seed: int
-    strategy: str = "ei"
+    strategy: str | None = None
     strategy_params: dict[str, Any] = field(default_factory=dict)
     selector: str = "topk"
     selector_params: dict[str, Any] = field(default_factory=dict)
@@ -237,8 +245,20 @@ class CampaignConfig:
     patience: int | None = None
     warm_start: bool = False
     warm_start_epochs: int | None = None
+    value_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.goal, Goal):
+            raise InputError(f"goal must be a Goal, e.g. Goal('maximize'), got {self.goal!r}.")
+        if self.strategy is None:  # a window goal looks for the window, as the help says
+            object.__setattr__(self, "strategy", "window" if self.goal.kind == "window" else "ei")
+        for name in ("strategy_params", "selector_params", "model_params", "gate_params", "mdn_params"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise InputError(f"{name} must be a dict (a JSON object on the command line), got {value!r}.")
+        from discovery_loop.oracles import check_value_range
+
+        object.__setattr__(self, "value_range", check_value_range(self.value_range))
         for name in ("budget", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -273,6 +293,61 @@ class CampaignConfig:
                 f"strategy {self.strategy!r} looks for an extreme value; with a window goal use one of "
                 f"{', '.join(WINDOW_STRATEGIES)} (or --maximize / --minimize)."
             )
+        self._check_selector()
+        if self.gate is not None:
+            from bdl.diagnostics import GatePolicy
+
+            try:
+                GatePolicy(action=self.gate, **self.gate_params)
+            except TypeError as exc:
+                raise InputError(f"--gate-params {self.gate_params!r} do not fit the diagnostics gate: {exc}.") from None
+        elif self.gate_params:
+            raise InputError(f"--gate-params {self.gate_params!r} were given without a gate; add --gate skip|downweight|mixture.")
+
+    def _check_selector(self) -> None:
+        """Run the batch selector once on a toy problem, so a bad name or parameter fails now."""
+        from bdl.predictive import GaussianPredictive
+        from discovery_loop.batch import select_batch
+
+        extra: dict[str, Any] = {}
+        if self.selector == "local_penalization":
+            extra = {"pred": GaussianPredictive(np.zeros(4), np.ones(4)), "maximize": self.goal.maximize, "best": 0.0,
+                     "log_scores": False}
+        X = np.arange(8, dtype=np.float64).reshape(4, 2) ** 1.5
+        try:
+            select_batch(np.array([0.1, 0.4, 0.3, 0.2]), 2, method=self.selector, X=X, seed=0, **extra,
+                         **self.selector_params)
+        except InputError as exc:
+            raise InputError(f"--selector {self.selector!r} with --selector-params {self.selector_params!r}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"--selector {self.selector!r} does not take --selector-params {self.selector_params!r} ({exc}).") from None
+
+    def validate(self) -> None:
+        """The checks that need the model classes: model and MDN settings build a model.
+
+        Raises
+        ------
+        InputError
+            Naming the setting (``model_params``, ``mdn_params``) and what is wrong.
+        """
+        for what, build in (("model_params (--model-params)", lambda: _build_model(self.model, self.model_params, 0)),
+                            ("mdn_params (--mdn-params)", self._build_mdn)):
+            try:
+                model = build()
+                check = getattr(model, "_check_params", None)
+                if check is not None:
+                    check()
+            except InputError as exc:
+                raise InputError(f"{what}: {exc}") from None
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"{what} do not fit the model: {exc}.") from None
+
+    def _build_mdn(self) -> Any:
+        from bdl.models import MixtureDensityRegressor
+
+        settings = {**MDN_DEFAULTS, **self.mdn_params}
+        settings["hidden_units"] = tuple(settings["hidden_units"])
+        return MixtureDensityRegressor(**settings, random_state=0, progress=False)
 
     def acquisition_params(self) -> dict[str, Any]:
         """The strategy's parameters; a window strategy gets the goal's window unless given one."""
@@ -291,6 +366,9 @@ class CampaignConfig:
         """JSON-safe dictionary (the ledger's ``config``)."""
         d = asdict(self)
         d["goal"] = asdict(self.goal)
+        d["value_range"] = None if self.value_range is None else list(self.value_range)
+        if d["value_range"] is None:
+            del d["value_range"]  # ledgers without a range keep the configuration they always had
         return d
 
     @classmethod
@@ -378,21 +456,43 @@ class Pool:
 
                 raise InputError(f"feature values are missing or infinite in rows {format_rows(bad)}; fill or remove those rows.")
             names = list(block.columns)
+        from bdl._validation import format_rows
+        from discovery_loop.oracles import _id_key
+
+        # IDs are normalised once, the way an oracle reads them back from a lab file (surrounding
+        # spaces stripped, 17.0 -> "17"), so two pool rows can never meet as one ID later
         if id_column is not None:
-            ids = df[id_column].astype(str).to_numpy()
-        elif formula_column is not None and df[formula_column].astype(str).is_unique:
-            ids = df[formula_column].astype(str).to_numpy()
+            keys = [_id_key(v) for v in df[id_column]]
+            empty = [i for i, k in enumerate(keys) if k is None]
+            if empty:
+                raise InputError(
+                    f"the id column {id_column!r} is empty in rows {format_rows(np.array(empty))}; every "
+                    "candidate needs an ID (fill them in, or drop --id-column to number the rows)."
+                )
+            ids = np.array(keys, dtype=object)
         else:
-            ids = np.array([f"row{i}" for i in range(len(df))])
+            fkeys = [_id_key(v) for v in df[formula_column]] if formula_column is not None else []
+            if formula_column is not None and None not in fkeys and len(set(fkeys)) == len(fkeys):
+                ids = np.array(fkeys, dtype=object)
+            else:
+                ids = np.array([f"row{i}" for i in range(len(df))], dtype=object)
         dup = pd.Series(ids).duplicated(keep=False).to_numpy()
         if dup.any():
-            from bdl._validation import format_rows
-
+            raw = df[id_column].astype(str).to_numpy()[dup] if id_column is not None else ids[dup]
             raise InputError(
-                f"candidate IDs must be unique; rows {format_rows(np.flatnonzero(dup))} repeat an ID "
-                f"(e.g. {ids[dup][0]!r}). Choose a unique --id-column."
+                f"candidate IDs must be unique once surrounding spaces are stripped; rows "
+                f"{format_rows(np.flatnonzero(dup))} repeat an ID (e.g. {ids[dup][0]!r}, written "
+                f"{', '.join(repr(v) for v in dict.fromkeys(raw.tolist()))[:120]}). Choose a unique --id-column."
             )
-        return cls(ids=ids.astype(object), X=np.ascontiguousarray(X, dtype=np.float32), feature_names=names, frame=df.reset_index(drop=True))
+        with np.errstate(over="ignore"):  # values beyond float32 become inf and are reported just below
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+        bad = np.flatnonzero(~np.isfinite(X32).all(axis=1))
+        if bad.size:
+            raise InputError(
+                f"descriptors are not finite in float32 (missing, infinite, or beyond 3.4e38) in rows "
+                f"{format_rows(bad)}; fix or remove those rows."
+            )
+        return cls(ids=ids, X=X32, feature_names=names, frame=df.reset_index(drop=True))
 
     def fingerprint(self) -> str:
         """SHA-256 of the IDs and descriptors: resume refuses a pool that changed."""
@@ -540,6 +640,7 @@ class Campaign:
         if "config" not in meta:
             if config is None:
                 raise LedgerError("a new ledger needs a campaign configuration.")
+            config.validate()
             stored = config.to_dict()
             if source is not None:
                 stored["pool"] = source
@@ -567,15 +668,26 @@ class Campaign:
         """Best measured value in the target's units."""
         return self.config.goal.best(self.measured()["value"].to_numpy())
 
+    def amend(self, id_: Any, value: float, reason: str) -> dict[str, Any]:
+        """Correct a recorded measurement (see :meth:`discovery_loop.ledger.Ledger.amend`); the
+        campaign's ``value_range`` applies. Later rounds train on the corrected value; the
+        rounds already recorded stay as they were proposed."""
+        return self.ledger.amend(id_, value, reason, value_range=self.config.value_range)
+
+    def retract(self, id_: Any, reason: str) -> dict[str, Any]:
+        """Withdraw a recorded measurement (see :meth:`discovery_loop.ledger.Ledger.retract`)."""
+        return self.ledger.retract(id_, reason)
+
     def finished_reason(self) -> str | None:
         """Why the campaign is over, or None if it can go on."""
         cfg = self.config
         m = self.measured()
         if not self.ledger.pending().empty:
             return None
-        if len(m) >= cfg.budget:
+        n_done = self.ledger.n_measurements()  # experiments done, retracted ones included
+        if n_done >= cfg.budget:
             return f"budget of {cfg.budget} measurements spent"
-        if len(m) >= len(self.pool):
+        if n_done >= len(self.pool):
             return "every candidate in the pool has been measured"
         y = m["value"].to_numpy()
         if cfg.stop_at is not None and y.size:
@@ -645,7 +757,7 @@ class Campaign:
             kind=str(row["kind"]),
             proposals=props[props["round"] == r].reset_index(drop=True),
             measured=measured,
-            n_measured=len(self.measured()),
+            n_measured=self.ledger.n_measurements(),
             best=self.best(),
             triage_counts=counts,
             seconds=seconds,
@@ -668,22 +780,27 @@ class Campaign:
         request = request.reset_index(drop=True)
         from discovery_loop.oracles import MeasurementPending
 
+        from bdl.errors import OracleError
+
         try:  # a bad lab file raises OracleError before anything is written
             measured = self.oracle.measure(request, round_index=r)
+            measured = validate_measurements(request, measured, value_range=self.config.value_range)
         except MeasurementPending as exc:
             self.ledger.log("waiting", str(exc), r)
             raise
-        measured = validate_measurements(request, measured)
+        except OracleError as exc:
+            self.ledger.log("rejected", str(exc), r)  # the only row a rejected file writes
+            raise
         self.ledger.record_measurements(r, measured, self._id_to_idx)
         return measured
 
     def _propose(self, r: int) -> pd.DataFrame:
         cfg = self.config
         seeds = _round_seeds(cfg.seed, r)
-        measured = self.measured()
+        measured = self.measured()  # current values: corrections applied, retractions left out
         done = measured["idx"].to_numpy(dtype=np.int64)
-        remaining_budget = cfg.budget - len(measured)
-        candidates = np.setdiff1d(np.arange(len(self.pool)), done)
+        remaining_budget = cfg.budget - self.ledger.n_measurements()
+        candidates = np.setdiff1d(np.arange(len(self.pool)), self.ledger.measured_positions())
         info: dict[str, Any] = {"round": r, "n_train": len(measured), "n_candidates": int(candidates.size)}
         info["started_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
         info["best_before"] = cfg.goal.best(measured["value"].to_numpy())
@@ -887,11 +1004,19 @@ def pool_from_source(source: dict[str, Any]) -> tuple[Pool, pd.DataFrame]:
     return pool, df
 
 
-def _oracle_from_source(source: dict[str, Any], pool: Pool, target: str, seed: int) -> Any:
+def _oracle_from_source(
+    source: dict[str, Any], pool: Pool, target: str, seed: int, value_range: tuple[float, float] | None = None
+) -> Any:
     from discovery_loop.oracles import FileOracle, LookupOracle
 
     if source.get("oracle", "lookup") == "file":
-        return FileOracle(source["lab_dir"], wait=bool(source.get("wait", False)))  # exits and resumes by default
+        if not source.get("lab_dir"):
+            raise InputError("a file oracle needs a lab folder (--lab-dir DIR).")
+        lab = Path(source["lab_dir"])
+        if lab.exists() and not lab.is_dir():
+            raise InputError(f"--lab-dir {lab} is a file, not a folder; give the folder where proposals and measured files go.")
+        # exits and resumes by default
+        return FileOracle(lab, wait=bool(source.get("wait", False)), value_range=value_range)
     table = pd.DataFrame({"id": pool.ids.astype(str), target: pool.frame[target].to_numpy()})
     return LookupOracle(table, "id", target, noise_std=float(source.get("noise_std") or 0.0), seed=seed)
 
@@ -922,32 +1047,64 @@ def open_campaign(
     new = config is not None
     if new and source is None:
         raise InputError("a new campaign needs a source (where the pool comes from and how it is measured).")
-    ledger = Ledger(ledger_path, create=new)
-    try:
-        if not new:
-            stored = ledger.config
-            source = stored.get("pool")
-            if source is None:
-                raise LedgerError(f"{ledger_path} does not record where its pool came from; reopen it with Campaign(...) in Python.")
+    if new:
+        # everything is resolved and checked before the ledger file exists: a bad setting, pool or
+        # oracle leaves no file behind
+        assert config is not None
+        if not isinstance(config, CampaignConfig):
+            raise InputError(f"config must be a CampaignConfig, got {type(config).__name__}.")
+        config.validate()
         src = dict(source or {})
-        pool, df = pool_from_source(src)
-        cfg = config if new else CampaignConfig.from_dict(ledger.config)
-        targets = None
-        if src.get("oracle", "lookup") == "lookup":
-            if cfg.target not in df.columns:
-                raise InputError(f"the pool has no target column {cfg.target!r}; its columns are {list(df.columns)}.")
-            y = pd.to_numeric(df[cfg.target], errors="coerce").to_numpy(dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(y))
-            if bad.size:
-                from bdl._validation import format_rows
-
-                raise InputError(
-                    f"a simulated campaign needs a value of {cfg.target!r} for every candidate; rows "
-                    f"{format_rows(bad)} have none. Remove them, or use --oracle file for a real lab."
-                )
-            targets = cfg.goal.target_set(y)
-        oracle = _oracle_from_source(src, pool, cfg.target, cfg.seed)
-        return Campaign(pool, oracle, ledger, config, targets=targets, source=src, progress=progress)
+        pool, df, targets, oracle = _resolve_source(src, config)
+        ledger = Ledger(ledger_path, create=True)
+        try:
+            return Campaign(pool, oracle, ledger, config, targets=targets, source=src, progress=progress)
+        except BaseException:
+            ledger.close()  # never initialised: removes what it made
+            raise
+    ledger = Ledger(ledger_path)
+    try:
+        source = ledger.config.get("pool")
+        if source is None:
+            raise LedgerError(f"{ledger_path} does not record where its pool came from; reopen it with Campaign(...) in Python.")
+        src = dict(source)
+        cfg = CampaignConfig.from_dict(ledger.config)
+        pool, df, targets, oracle = _resolve_source(src, cfg)
+        return Campaign(pool, oracle, ledger, None, targets=targets, source=src, progress=progress)
     except BaseException:
         ledger.close()
         raise
+
+
+def _resolve_source(src: dict[str, Any], cfg: CampaignConfig) -> tuple[Pool, pd.DataFrame, np.ndarray | None, Any]:
+    """Pool, its table, the simulated campaign's targets and the oracle of a campaign's source."""
+    pool, df = pool_from_source(src)
+    targets = None
+    if src.get("oracle", "lookup") == "lookup":
+        if cfg.target not in df.columns:
+            raise InputError(f"the pool has no target column {cfg.target!r}; its columns are {list(df.columns)}.")
+        y = pd.to_numeric(df[cfg.target], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(y))
+        if bad.size:
+            from bdl._validation import format_rows
+
+            raise InputError(
+                f"a simulated campaign needs a value of {cfg.target!r} for every candidate; rows "
+                f"{format_rows(bad)} have none. Remove them, or use --oracle file for a real lab."
+            )
+        from discovery_loop.oracles import _value_problem
+
+        unusable = [(i, why) for i, v in enumerate(y) if (why := _value_problem(float(v), cfg.value_range)) is not None]
+        if unusable:
+            from bdl._validation import format_rows
+
+            raise InputError(
+                f"the simulated campaign's {cfg.target!r} values cannot all be measured: rows "
+                f"{format_rows(np.array([i for i, _ in unusable]))} (e.g. {y[unusable[0][0]]:g}, which "
+                f"{unusable[0][1]}). Remove those rows, or widen --value-range."
+            )
+        targets = cfg.goal.target_set(y)
+    elif src.get("oracle") != "file":
+        raise InputError(f"oracle must be 'lookup' or 'file', got {src.get('oracle')!r}.")
+    oracle = _oracle_from_source(src, pool, cfg.target, cfg.seed, cfg.value_range)
+    return pool, df, targets, oracle

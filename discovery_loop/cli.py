@@ -6,6 +6,12 @@
 ``discovery-loop status``  where a campaign stands
 ``discovery-loop report``  the campaign report (HTML and CSV) from a ledger
 ``discovery-loop pools``   list the shipped data sets that can serve as simulated-campaign pools
+``discovery-loop amend``   correct a recorded measurement (append-only, with a reason)
+``discovery-loop retract`` withdraw a recorded measurement (append-only, with a reason)
+
+Every error a user can cause or meet (a bad option, a bad lab file, a missing or unwritable
+path, a full disk, a plot that cannot be drawn) is one sentence on stderr and exit status 2;
+``--debug`` shows the traceback as well.
 """
 
 from __future__ import annotations
@@ -78,7 +84,9 @@ def _drive(campaign: Any, quiet: bool) -> int:
         print(f"{exc}\nThat is: run 'discovery-loop resume --ledger {campaign.ledger.path}' once the file is there.")
         return EXIT_WAITING
     hits = campaign.n_hits()
-    found = f"{hits} measured values in the window" if hits is not None else f"best {campaign.config.target} = {campaign.best():.4g}"
+    best = campaign.best()
+    found = (f"{hits} measured values in the window" if hits is not None else
+             f"best {campaign.config.target} = {best:.4g}" if best is not None else "no current measurement")
     print(f"campaign finished: {reason}; {found}; ledger {campaign.ledger.path}")
     return 0
 
@@ -98,9 +106,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         budget=args.budget,
         batch_size=args.batch_size,
         seed=args.seed,
-        strategy=args.strategy,
+        strategy=args.strategy,  # None: window for a window goal, else ei
         strategy_params=_parse_params(args.strategy_params, "--strategy-params"),
         selector=args.selector,
+        selector_params=_parse_params(args.selector_params, "--selector-params"),
+        gate_params=_parse_params(args.gate_params, "--gate-params"),
+        value_range=None if args.value_range is None else tuple(args.value_range),
         initial_design=args.initial_design,
         n_initial=args.n_initial,
         model=args.model,
@@ -115,7 +126,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
     return _run_campaign(
-        campaign, args, f"campaign on {len(campaign.pool)} candidates, looking for {goal.describe()} of {args.target}; ledger {args.ledger}"
+        campaign, args, f"campaign on {len(campaign.pool)} candidates, looking for {goal.describe()} of {args.target} "
+        f"(strategy {config.strategy}); ledger {args.ledger}"
     )
 
 
@@ -152,6 +164,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         s = campaign_summary(ledger)
         pending = ledger.pending()
         events = ledger.events()
+        history = ledger.measurement_history()
     running = lock_holder(args.ledger)
     print(f"ledger      {args.ledger}")
     print(f"campaign    {s['target']}: {s['goal']}; strategy {s['strategy']}; model {s['model']}; seed {s['seed']}")
@@ -162,7 +175,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"found       {s['found_fraction']:.0%} of {s['n_targets']} targets; acceleration to first {s['acceleration_first']:.3g}x")
     if len(pending):
         print(f"pending     {len(pending)} proposals of round {int(pending['round'].iloc[0])} await measurement")
-    last = events.iloc[-1] if len(events) else None
+    corrected = history[history["status"] != "measured"]
+    if len(corrected):
+        print(f"corrections {len(corrected)} measurement(s) corrected (current value; history):")
+        for r in corrected.itertuples():
+            now = "retracted" if r.status == "retracted" else f"{r.value:.6g}"
+            print(f"            {r.id}: {now}; {r.corrections}")
+    runs = events[~events["kind"].isin(["amend", "retract"])]
+    last = runs.iloc[-1] if len(runs) else None
     state = "running (" + running + ")" if running else ("finished: " + str(last["message"]) if last is not None and last["kind"] == "finished" else "stopped; 'discovery-loop resume' continues it")
     print(f"state       {state}")
     return 0
@@ -191,6 +211,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
         for lg in ledgers:
             lg.close()
     print(f"comparison of {len(ledgers)} campaigns -> {path}")
+    return 0
+
+
+def _cmd_amend(args: argparse.Namespace) -> int:
+    from discovery_loop.ledger import Ledger
+
+    with Ledger(args.ledger) as ledger:
+        value_range = ledger.config.get("value_range")
+        done = ledger.amend(args.id, args.value, args.reason, value_range=None if value_range is None else tuple(value_range))
+    previous = "retracted" if done["previous_value"] is None else f"{done['previous_value']:.6g}"
+    print(f"amended {done['id']!r}: {previous} -> {done['value']:.6g} ({done['reason']}); later rounds train on the new value")
+    return 0
+
+
+def _cmd_retract(args: argparse.Namespace) -> int:
+    from discovery_loop.ledger import Ledger
+
+    with Ledger(args.ledger) as ledger:
+        done = ledger.retract(args.id, args.reason)
+    print(f"retracted {done['id']!r} (was {done['previous_value']:.6g}; {done['reason']}); later rounds leave it out")
     return 0
 
 
@@ -226,9 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--batch-size", type=int, required=True, help="measurements per round")
     loop.add_argument("--seed", type=int, required=True, help="campaign seed (same seed, same campaign)")
     loop.add_argument("--ledger", required=True, help="SQLite ledger to create")
-    loop.add_argument("--strategy", default="ei", help="acquisition function (default ei; window goals: window)")
+    loop.add_argument("--strategy", default=None, help="acquisition function (default ei; window goals: window)")
     loop.add_argument("--strategy-params", help="JSON object of acquisition parameters, e.g. '{\"beta\": 2}'")
     loop.add_argument("--selector", default="topk", help="batch selection: topk or a diversity method (default topk)")
+    loop.add_argument("--selector-params", help="JSON object of batch-selection parameters, e.g. '{\"min_distance\": 0.5}'")
+    loop.add_argument("--gate-params", help="JSON object of diagnostics-gate settings, e.g. '{\"weight\": 0.1}'")
+    loop.add_argument("--value-range", nargs=2, type=float, metavar=("LO", "HI"),
+                      help="plausible range of a measured value: lab files and corrections outside it are rejected")
     loop.add_argument("--initial-design", default="random", choices=["random", "space_filling"])
     loop.add_argument("--n-initial", type=int, help="size of the initial design (default: the batch size)")
     loop.add_argument("--model", default="mc_dropout", help="mc_dropout (default), ensemble or variational")
@@ -274,16 +318,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pools", help="list the shipped data sets usable as simulated-campaign pools")
     p.set_defaults(func=_cmd_pools)
+
+    p = sub.add_parser("amend", help="correct a recorded measurement (append-only; the history is kept)")
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--id", required=True, help="the candidate's ID")
+    p.add_argument("--value", required=True, help="the corrected value")
+    p.add_argument("--reason", required=True, help="why, in words (kept in the ledger)")
+    p.set_defaults(func=_cmd_amend)
+
+    p = sub.add_parser("retract", help="withdraw a recorded measurement (later rounds leave it out; history kept)")
+    p.add_argument("--ledger", required=True)
+    p.add_argument("--id", required=True, help="the candidate's ID")
+    p.add_argument("--reason", required=True, help="why, in words (kept in the ledger)")
+    p.set_defaults(func=_cmd_retract)
+
+    for p in sub.choices.values():
+        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``discovery-loop`` console script."""
+    from bdl._io import error_sentence
+
     args = build_parser().parse_args(argv)
+    ledger = getattr(args, "ledger", None)
+    ledger = ledger[0] if isinstance(ledger, list) and len(ledger) == 1 else ledger
+    resume = f"discovery-loop resume --ledger {ledger}" if args.command in ("run", "resume") and ledger else None
     try:
         return int(args.func(args))
     except BDLError as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
         print(f"discovery-loop {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        sentence = error_sentence(exc, hint_path=None if isinstance(ledger, list) else ledger, resume=resume)
+        if sentence is None:
+            raise
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"discovery-loop {args.command}: error: {sentence}", file=sys.stderr)
         return 2
 
 

@@ -44,8 +44,13 @@ __all__ = [
     "FileOracle",
     "LookupOracle",
     "MeasurementPending",
+    "MAX_ABS_VALUE",
+    "LabFile",
     "MeasurementTimeout",
     "Oracle",
+    "check_value_range",
+    "parse_number",
+    "read_lab_file",
     "validate_measurements",
 ]
 
@@ -54,6 +59,15 @@ _MAX_SHOWN = 10
 _PROPOSALS_RE = re.compile(r"^proposals_round_(\d+)\.csv$")
 #: Texts a lab may type for "no value"; reported as empty, not as non-numeric.
 _NAN_TEXT = {"", "nan", "na", "n/a", "none", "null", "-"}
+#: What a careful reader takes as a number: optional sign, decimal digits with at most one '.'
+#: decimal point, optional exponent. No thousands separators, decimal commas, hex, underscores,
+#: non-ASCII digits, 'inf' or booleans (Python's float() takes several of those).
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: Largest magnitude a measured value may have. A round standardises the values, but the
+#: predictive variances and mixture scales are float32 numbers in the target's units; a value
+#: of 1e15 has a square of 1e30, a thousand-fold spread of that still fits float32 (3.4e38).
+MAX_ABS_VALUE = 1e15
+_BOOL_TEXT = {"true", "false", "yes", "no", "wahr", "falsch", "vrai", "faux"}
 
 
 @runtime_checkable
@@ -132,6 +146,45 @@ def _id_key(value: Any) -> str | None:
     return text or None
 
 
+def parse_number(text: str) -> float | None:
+    """A cell's text as a float, or None unless it is a plain decimal number.
+
+    Surrounding spaces are ignored; ``1.5``, ``-2``, ``3e-4`` and ``.5`` are numbers;
+    ``1,5``, ``0x1A``, ``1_000``, ``TRUE``, ``inf``, ``nan`` and non-ASCII digits are not.
+    A number too large for float64 gives ``inf`` (the caller reports it as overflowing).
+    """
+    t = text.strip(" \t")
+    if not _NUMBER_RE.fullmatch(t):
+        return None
+    return float(t)
+
+
+def _value_problem(value: float, value_range: tuple[float, float] | None) -> str | None:
+    """Why a parsed, finite-or-not value cannot be recorded, or None."""
+    if math.isnan(value):
+        return "is NaN"
+    if math.isinf(value):
+        return "is infinite or overflows (beyond 1.8e308)"
+    if abs(value) > MAX_ABS_VALUE:
+        return f"has magnitude above {MAX_ABS_VALUE:g}, which the model cannot hold in float32"
+    if value_range is not None and not (value_range[0] <= value <= value_range[1]):
+        return f"is outside the campaign's plausible range [{value_range[0]:g}, {value_range[1]:g}] (--value-range)"
+    return None
+
+
+def check_value_range(value_range: Any) -> tuple[float, float] | None:
+    """Validate a ``(low, high)`` plausible-range pair (or None); returns floats."""
+    if value_range is None:
+        return None
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise InputError(f"value_range must be two numbers (low, high), got {value_range!r}; e.g. --value-range 0 10.") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InputError(f"value_range needs finite low < high, got {value_range!r}; e.g. --value-range 0 10.")
+    return (low, high)
+
+
 def _shown(items: list[Any]) -> str:
     text = ", ".join(repr(i) if isinstance(i, str) else str(i) for i in items[:_MAX_SHOWN])
     more = len(items) - _MAX_SHOWN
@@ -166,6 +219,16 @@ def _proposal_keys(proposals: Any, id_column: str) -> list[str]:
     return keys
 
 
+def _rejected(source: str, problems: list[str]) -> OracleError:
+    err = OracleError(
+        f"{source} cannot be used, nothing was recorded:\n"
+        + "\n".join(f"  - {p}" for p in problems)
+        + "\nFix these and try again."
+    )
+    err.problems = list(problems)  # type: ignore[attr-defined]
+    return err
+
+
 def validate_measurements(
     proposals: pd.DataFrame,
     measured: Any,
@@ -174,6 +237,8 @@ def validate_measurements(
     value_column: str = "value",
     source: str = "the measurements",
     first_line: int | None = None,
+    value_range: tuple[float, float] | None = None,
+    lines: Any = None,
 ) -> pd.DataFrame:
     """Check measurements against their proposals and return them in a clean form.
 
@@ -193,6 +258,10 @@ def validate_measurements(
     first_line : int, optional
         When the rows come from a CSV file, the file line of the first data row (2 with one
         header line); rows are then quoted as file lines, otherwise as 0-based row numbers.
+    value_range : (float, float), optional
+        The campaign's plausible range; values outside it are rejected.
+    lines : sequence of int, optional
+        The file line of every row (when blank lines were skipped); overrides ``first_line``.
 
     Returns
     -------
@@ -204,13 +273,16 @@ def validate_measurements(
     ------
     OracleError
         For missing columns, rows without an ID, duplicate IDs, IDs that were not proposed,
-        proposals without a row, and empty, non-numeric or infinite values.
+        proposals without a row, and empty, non-numeric (booleans, text that is not a plain
+        decimal number), non-finite, too large (above :data:`MAX_ABS_VALUE`) or out-of-range
+        values.
     InputError
         If the proposals themselves are malformed (no ID column, empty or duplicate IDs).
     """
     keys = _proposal_keys(proposals, id_column)
-    where = "line" if first_line is not None else "row"
+    where = "line" if (first_line is not None or lines is not None) else "row"
     offset = first_line if first_line is not None else 0
+    line_of = (lambda i: int(lines[i])) if lines is not None else (lambda i: i + offset)
     if not isinstance(measured, pd.DataFrame):
         raise OracleError(
             f"{source} must be a table (pandas DataFrame) with columns {id_column!r} and "
@@ -225,7 +297,7 @@ def validate_measurements(
         )
     problems: list[str] = []
     mkeys = [_id_key(v) for v in measured[id_column]]
-    no_id = [i + offset for i, key in enumerate(mkeys) if key is None]
+    no_id = [line_of(i) for i, key in enumerate(mkeys) if key is None]
     if no_id:
         problems.append(f"{where}(s) {_shown(no_id)} have no {id_column}; fill it in or delete the row")
     first_row: dict[str, int] = {}
@@ -234,7 +306,7 @@ def validate_measurements(
         if key is None:
             continue
         if key in first_row:
-            dup_lines.setdefault(key, [first_row[key] + offset]).append(i + offset)
+            dup_lines.setdefault(key, [line_of(first_row[key])]).append(line_of(i))
         else:
             first_row[key] = i
     if dup_lines:
@@ -260,32 +332,58 @@ def validate_measurements(
             "row with a value for each"
         )
     raw = measured[value_column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    empty = raw.isna().to_numpy() | np.array(
-        [isinstance(v, str) and v.strip().lower() in _NAN_TEXT for v in raw], dtype=bool
-    )
-    text_bad = [i for i in range(len(raw)) if np.isnan(values[i]) and not empty[i]]
+    vr = check_value_range(value_range)
+    values = np.full(len(raw), np.nan)
+    empty_rows: list[int] = []
+    text_bad: list[int] = []
+    bad_value: dict[str, list[int]] = {}
+    for i, v in enumerate(raw.tolist()):
+        if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)) or v is pd.NA:
+            empty_rows.append(i)
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            text_bad.append(i)
+            continue
+        if isinstance(v, str):
+            if v.strip(" \t").lower() in _NAN_TEXT:
+                empty_rows.append(i)
+                continue
+            parsed = parse_number(v)
+            if parsed is None and v.strip(" \t").lower().lstrip("+-") in ("inf", "infinity"):
+                parsed = math.inf
+            if parsed is None:
+                text_bad.append(i)
+                continue
+            x = parsed
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            x = float(v)
+        else:
+            text_bad.append(i)
+            continue
+        why = _value_problem(x, vr)
+        if why is not None:
+            bad_value.setdefault(why, []).append(i)
+            continue
+        values[i] = x
     if text_bad:
-        examples = ", ".join(f"{where} {i + offset} (id {mkeys[i]!r}): {raw.iloc[i]!r}" for i in text_bad[:_MAX_SHOWN])
-        problems.append(f"non-numeric {value_column} at {examples}; write plain numbers with a '.' decimal point")
-    empty_rows = [i for i in range(len(raw)) if empty[i]]
+        examples = ", ".join(f"{where} {line_of(i)} (id {mkeys[i]!r}): {raw.iloc[i]!r}" for i in text_bad[:_MAX_SHOWN])
+        problems.append(
+            f"non-numeric {value_column} at {examples}; write plain numbers with a '.' decimal point "
+            "(no booleans, decimal commas, hex or thousands separators)"
+        )
     if empty_rows:
-        examples = ", ".join(f"{where} {i + offset} (id {mkeys[i]!r})" for i in empty_rows[:_MAX_SHOWN])
+        examples = ", ".join(f"{where} {line_of(i)} (id {mkeys[i]!r})" for i in empty_rows[:_MAX_SHOWN])
         more = len(empty_rows) - _MAX_SHOWN
         problems.append(
             f"empty or NaN {value_column} at {examples}{f' and {more} more' if more > 0 else ''}; "
             "enter the measured value (a campaign needs a number for every proposal)"
         )
-    inf_rows = [i for i in range(len(raw)) if np.isinf(values[i])]
-    if inf_rows:
-        examples = ", ".join(f"{where} {i + offset} (id {mkeys[i]!r})" for i in inf_rows[:_MAX_SHOWN])
-        problems.append(f"infinite {value_column} at {examples}; enter a finite number")
+    for why, rows in bad_value.items():
+        examples = ", ".join(f"{where} {line_of(i)} (id {mkeys[i]!r}): {raw.iloc[i]!r}" for i in rows[:_MAX_SHOWN])
+        word = "infinite" if why.startswith("is infinite") else "unusable"
+        problems.append(f"{word} {value_column} at {examples}: the value {why}; enter the measured, finite number")
     if problems:
-        raise OracleError(
-            f"{source} cannot be used, nothing was recorded:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-            + "\nFix these and try again."
-        )
+        raise _rejected(source, problems)
     by_key = {key: values[row] for key, row in first_row.items()}
     return pd.DataFrame(
         {
@@ -293,6 +391,167 @@ def validate_measurements(
             "value": np.array([by_key[key] for key in keys], dtype=np.float64),
         }
     )
+
+
+# --------------------------------------------------------------------------------------------
+# strict lab files
+# --------------------------------------------------------------------------------------------
+
+#: Characters a lab file may not hold: control characters other than tab and line ends, format
+#: characters (zero-width spaces, a BOM inside the text), line/paragraph separators. A NUL byte
+#: after a value is the classic case: a lenient reader silently drops it.
+_BAD_CHAR_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+def _bad_chars(line: str) -> list[str]:
+    import unicodedata
+
+    out = []
+    for ch in line:
+        if ch == "\t":
+            continue
+        if unicodedata.category(ch) in _BAD_CHAR_CATEGORIES:
+            out.append(f"U+{ord(ch):04X}" + (" (NUL)" if ch == "\x00" else ""))
+    return out
+
+
+class LabFile:
+    """A lab file read strictly: its data rows with their line numbers, or every problem.
+
+    Attributes
+    ----------
+    ids, values : list of str
+        The text of the ID and value cell of every data row (spaces around them stripped).
+    lines : list of int
+        The line of the file each data row is on, counted as a person does: the header is
+        line 1.
+    problems : list of str
+        Everything wrong with the file's form; empty if the rows can be checked further.
+    """
+
+    def __init__(self, ids: list[str], values: list[str], lines: list[int], problems: list[str]) -> None:
+        self.ids, self.values, self.lines, self.problems = ids, values, lines, problems
+
+
+def read_lab_file(data: bytes, *, id_column: str = "id", value_column: str = "value") -> LabFile:
+    """Parse the bytes of a measured file the way a careful person reads it.
+
+    The rules, each a reason to reject the whole file:
+
+    - text in UTF-8 (a byte-order mark is allowed and dropped; ``\\r\\n``, ``\\n`` and
+      ``\\r`` line ends are all fine);
+    - no control characters (NUL, ...), format characters or line separators anywhere;
+    - line 1 is the header; it names the ID column and the value column exactly once each
+      (names compared without surrounding spaces and without case, so ``id,value,Value`` is
+      ambiguous);
+    - no quoted cell spanning lines, no unbalanced quotes;
+    - a data row has no more cells than the header (``x1,1,5`` is a decimal comma, not two
+      values), and has the ID and value cells;
+    - lines that are empty or hold only commas and spaces are skipped.
+
+    Values are left as text here; :func:`validate_measurements` decides what is a number.
+    """
+    import csv
+    import io as _io
+
+    problems: list[str] = []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return LabFile([], [], [], ["the file is UTF-16 text; save it as 'CSV UTF-8 (comma delimited)'"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return LabFile([], [], [], [
+            f"line {line} holds bytes that are not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as "
+            "'CSV UTF-8 (comma delimited)'"
+        ])
+    # physical lines as an editor shows them: \r\n, \n and \r each end one
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if raw_lines and raw_lines[-1] == "":
+        raw_lines.pop()
+    if not raw_lines or not raw_lines[0].strip(" \t,"):
+        return LabFile([], [], [], [
+            f"line 1 must be the header naming the columns {id_column!r} and {value_column!r}; the file "
+            + ("is empty" if not raw_lines else "starts with an empty line")
+        ])
+    bad_lines = []
+    for n, line in enumerate(raw_lines, start=1):
+        chars = _bad_chars(line)
+        if chars:
+            bad_lines.append(f"line {n} ({', '.join(sorted(set(chars))[:3])})")
+    if bad_lines:
+        problems.append(
+            f"control or invisible characters on {', '.join(bad_lines[:_MAX_SHOWN])}; they hide what a value really is. "
+            "Retype those lines, or save the sheet again as CSV"
+        )
+    cells: list[tuple[int, list[str]]] = []
+    quote_lines = []
+    for n, line in enumerate(raw_lines, start=1):
+        if not line.strip(" \t"):
+            cells.append((n, []))
+            continue
+        if _bad_chars(line):
+            line = "".join(ch for ch in line if not _bad_chars(ch))  # reported above; read the rest
+        if line.count('"') % 2:
+            quote_lines.append(n)
+            continue
+        try:
+            row = next(csv.reader(_io.StringIO(line), strict=True))
+        except (csv.Error, StopIteration):
+            quote_lines.append(n)
+            continue
+        cells.append((n, row))
+    if quote_lines:
+        problems.append(f"unbalanced quotes or a cell spanning lines at line(s) {_shown(quote_lines)}; remove the stray quote")
+    if not cells or cells[0][0] != 1:
+        return LabFile([], [], [], problems)
+    header = [h.strip(" \t").lower() for h in cells[0][1]]
+    positions = {}
+    for want in (id_column, value_column):
+        at = [i for i, h in enumerate(header) if h == want.lower()]
+        if not at:
+            problems.append(
+                f"line 1 (the header) has no column {want!r} (it has {[h.strip() for h in cells[0][1]]}); the "
+                f"header must name the columns {id_column!r} and {value_column!r}"
+            )
+        elif len(at) > 1:
+            problems.append(
+                f"line 1 (the header) names the column {want!r} {len(at)} times (columns "
+                f"{', '.join(str(i + 1) for i in at)}); which one holds the measurement is ambiguous. "
+                "Keep one and rename or delete the others"
+            )
+        else:
+            positions[want] = at[0]
+    if len(positions) < 2:
+        return LabFile([], [], [], problems)
+    ids: list[str] = []
+    values: list[str] = []
+    lines: list[int] = []
+    too_many: list[int] = []
+    too_few: list[int] = []
+    for n, row in cells[1:]:
+        if all(not c.strip(" \t") for c in row):
+            continue  # blank line, or one holding only commas
+        if len(row) > len(header):
+            too_many.append(n)
+            continue
+        need = max(positions.values()) + 1
+        if len(row) < need:
+            too_few.append(n)
+            continue
+        ids.append(row[positions[id_column]].strip(" \t"))
+        values.append(row[positions[value_column]])
+        lines.append(n)
+    if too_many:
+        problems.append(
+            f"line(s) {_shown(too_many)} have more cells than the header ({len(header)}); a decimal comma "
+            "('1,5') splits a number in two. Write 1.5, or quote the cell"
+        )
+    if too_few:
+        problems.append(f"line(s) {_shown(too_few)} lack the {value_column!r} cell; add the value")
+    if not ids and not problems:
+        problems.append("the file has a header but no data rows; add one row per proposal")
+    return LabFile(ids, values, lines, problems)
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,6 +713,13 @@ class FileOracle:
         Seconds the measured file must stay unchanged before it is read.
     value_column : str, default "value"
         Name of the value column in the measured file.
+    value_range : (float, float), optional
+        Plausible range of a measured value; a file with a value outside it is rejected.
+
+    The measured file is read strictly by :func:`read_lab_file` (UTF-8 with or without a BOM,
+    any line ends; no control characters, no duplicated or ambiguous columns, no decimal commas,
+    booleans or hex) and its rows checked by :func:`validate_measurements`. Problems are named by
+    the line of the file as a person counts it (the header is line 1).
 
     Notes
     -----
@@ -471,8 +737,10 @@ class FileOracle:
         wait: bool = True,
         settle: float = 1.0,
         value_column: str = "value",
+        value_range: tuple[float, float] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.value_range = check_value_range(value_range)
         self.poll_interval = _positive("poll_interval", poll_interval)
         self.timeout = None if timeout is None else _positive("timeout", timeout, allow_zero=True)
         if not isinstance(wait, (bool, np.bool_)):
@@ -590,16 +858,45 @@ class FileOracle:
         prop_path, meas_path = self.paths(r)
         self._write_proposals(proposals, keys, prop_path)
         self._wait_for(meas_path, r, prop_path)
+        return self.read_measured(proposals, meas_path)
+
+    def read_measured(self, proposals: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+        """Read and check a measured file strictly (:func:`read_lab_file` +
+        :func:`validate_measurements`); every problem of the file is listed in one error.
+
+        Raises
+        ------
+        OracleError
+            If anything in the file is wrong; nothing of it is returned.
+        """
+        _proposal_keys(proposals, "id")  # malformed proposals are the caller's InputError
+        path = Path(path)
         try:
-            measured = read_csv(meas_path, "measured file")
-        except InputError as exc:
-            raise OracleError(
-                f"{meas_path} cannot be read as a CSV file ({exc}); save it as comma-separated "
-                f"text with a header line 'id,{self.value_column}'."
-            ) from exc
-        return validate_measurements(
-            proposals, measured, value_column=self.value_column, source=str(meas_path), first_line=2
-        )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise OracleError(f"{path} cannot be read ({exc.strerror}); check that the file exists and is readable.") from exc
+        lab = read_lab_file(data, value_column=self.value_column)
+        problems = list(lab.problems)
+        # integer proposal IDs match "20" and "20.0" (a spreadsheet may write either)
+        numeric_ids = all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in proposals["id"])
+        ids: list[str] = []
+        for text in lab.ids:
+            x = parse_number(text) if numeric_ids else None
+            ids.append(str(int(x)) if x is not None and math.isfinite(x) and x.is_integer() else text)
+        if lab.ids or not problems:
+            # the rows are checked too, so the lab sees every problem of the file at once
+            measured = pd.DataFrame({"id": ids, self.value_column: lab.values}, dtype=object)
+            try:
+                out = validate_measurements(
+                    proposals, measured, value_column=self.value_column, source=str(path), lines=lab.lines,
+                    value_range=self.value_range,
+                )
+            except OracleError as exc:
+                problems += [p for p in getattr(exc, "problems", [str(exc)]) if p not in problems]
+            else:
+                if not problems:
+                    return out
+        raise _rejected(str(path), problems)
 
     def __repr__(self) -> str:
         return (

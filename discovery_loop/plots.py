@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_best_so_far", "plot_found_fraction", "plot_round_calibration", "plot_triage_counts"]
+__all__ = ["escape_mathtext", "plot_best_so_far", "plot_found_fraction", "plot_round_calibration", "plot_triage_counts"]
+
+
+def escape_mathtext(text: str) -> str:
+    """A user's string as literal matplotlib text: ``$`` escaped so no mathtext is parsed
+    (a target named ``$\\foo{x}$`` would otherwise fail to draw)."""
+    return str(text).replace("$", r"\$")
 
 TRIAGE_COLOURS = {"ok": "#4c9a2a", "bimodal": "#c0392b", "misspecified": "#e67e22", "out_of_distribution": "#7f8c8d"}
 
@@ -33,6 +39,7 @@ def _band(ax: Any, curves: Sequence[np.ndarray], label: str, colour: str | None)
         stack[i, len(c):] = c[-1] if len(c) else np.nan
     x = np.arange(1, length + 1)
     med = np.nanmedian(stack, axis=0)
+    label = escape_mathtext(label)
     (line,) = ax.plot(x, med, label=label if len(curves) == 1 else f"{label} (median of {len(curves)})", color=colour)
     if len(curves) > 1:
         lo, hi = np.nanpercentile(stack, [10, 90], axis=0)
@@ -60,7 +67,7 @@ def plot_best_so_far(
     if reference is not None:
         ax.axhline(reference, color="k", linestyle="--", linewidth=1, label="best in pool")
     ax.set_xlabel("experiments")
-    ax.set_ylabel(f"best {target_label} so far")
+    ax.set_ylabel(f"best {escape_mathtext(target_label)} so far")
     ax.legend(fontsize=8)
     return ax
 

@@ -20,7 +20,9 @@ from bdl._io import atomic_write_text
 from bdl.predictive import MixturePredictive
 from discovery_loop.ledger import Ledger
 
-__all__ = ["campaign_report", "campaign_summary", "comparison_report", "proposal_predictive", "round_calibration"]
+__all__ = [
+    "campaign_report", "campaign_summary", "comparison_report", "csv_safe", "proposal_predictive", "round_calibration",
+]
 
 
 def proposal_predictive(proposals: pd.DataFrame) -> MixturePredictive:
@@ -45,7 +47,7 @@ def round_calibration(ledger: Ledger) -> pd.DataFrame:
         One row per model round with ``n``, ``nll``, ``coverage_90``, ``mean_abs_z``, ``pit``
         (list of PIT values) and ``mae``.
     """
-    return _round_calibration(_measured_proposals(ledger.table("proposals"), ledger.table("measurements")))
+    return _round_calibration(_measured_proposals(ledger.table("proposals"), ledger.measured()))
 
 
 def _measured_proposals(proposals: pd.DataFrame, measurements: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +166,13 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     import matplotlib.pyplot as plt
 
     from discovery_loop.campaign import CampaignConfig
-    from discovery_loop.plots import plot_best_so_far, plot_found_fraction, plot_round_calibration, plot_triage_counts
+    from discovery_loop.plots import (
+        escape_mathtext,
+        plot_best_so_far,
+        plot_found_fraction,
+        plot_round_calibration,
+        plot_triage_counts,
+    )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,7 +181,7 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     rounds = ledger.table("rounds")
     m = ledger.measured()
     props = ledger.table("proposals")
-    measured = _measured_proposals(props, ledger.table("measurements"))
+    measured = _measured_proposals(props, ledger.measured())  # current values: corrections applied
     cal = _round_calibration(measured)
     title = title or f"Campaign: {cfg.target}, {cfg.goal.describe()}"
 
@@ -215,7 +223,7 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
         ax.scatter(x[~inside], values[~inside], s=10, color="grey", label="outside")
         ax.scatter(x[inside], values[inside], s=14, color="C2", label="inside")
         ax.set_xlabel("experiment")
-        ax.set_ylabel(cfg.target)
+        ax.set_ylabel(escape_mathtext(cfg.target))
         ax.legend(fontsize=8)
         title_best = "Every measured value (dotted: end of the initial design)"
     else:
@@ -263,6 +271,13 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     parts.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(settings, indent=1, sort_keys=True)) + "</pre>")
     if len(params):
         parts.append("<h3>Model hyper-parameters</h3><pre>" + html.escape(params.iloc[-1]) + "</pre>")
+    history = ledger.measurement_history()
+    corrected = history[history["status"] != "measured"]
+    if len(corrected):
+        parts.append("<h2>Corrections</h2><p>Measurements corrected after they were recorded (append-only: the "
+                     "original value and every correction are kept). Rounds after a correction train on the current "
+                     "value; rounds before it stay as they were proposed.</p>")
+        parts.append(_table(corrected[["id", "round", "status", "value", "original_value", "corrections"]]))
     events = ledger.events()
     if len(events):
         parts.append("<h2>Events</h2>" + _table(events))
@@ -270,12 +285,41 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     page = _page(title, parts)
     report = out / "report.html"
     atomic_write_text(report, page)
-    atomic_write_text(out / "rounds.csv", rounds.to_csv(index=False))
-    atomic_write_text(out / "measurements.csv", m.to_csv(index=False))
+    atomic_write_text(out / "rounds.csv", csv_safe(rounds).to_csv(index=False))
+    # current value, status and the history of every measurement (retracted: value empty)
+    atomic_write_text(out / "measurements.csv", csv_safe(history).to_csv(index=False))
     summary = {k: v for k, v in s.items() if k not in ("best_so_far", "found_curve")}
     summary = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
     return report
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas, numbers unchanged.
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading
+    ``'`` (OWASP's advice against CSV injection: ``=cmd|' /C calc'!A0`` in an ID would run when
+    the file is opened). Numeric columns are left alone, and so is a text cell that is a plain
+    number (``-1.5``), so values read back the same.
+    """
+    from discovery_loop.oracles import parse_number
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype != object:
+            continue
+
+        def guard(v: Any) -> Any:
+            if isinstance(v, str) and v.startswith(_FORMULA_START) and parse_number(v) is None:
+                return "'" + v
+            return v
+
+        out[col] = out[col].map(guard)
+    return out
 
 
 def _label(summary: dict[str, Any]) -> str:
@@ -366,5 +410,5 @@ def comparison_report(ledgers: list[Ledger], out_dir: str | Path, title: str | N
     page = _page(title, parts)
     path = out / "comparison.html"
     atomic_write_text(path, page)
-    atomic_write_text(out / "comparison.csv", table.to_csv(index=False))
+    atomic_write_text(out / "comparison.csv", csv_safe(table).to_csv(index=False))
     return path

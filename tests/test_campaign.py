@@ -94,14 +94,32 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_ledger(refere
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
-            args = ["resume", "--ledger", str(ledger), "--no-progress"]
+            # killed before its ledger was initialised there is no ledger (nothing half-made to
+            # resume): the same 'run' starts again; otherwise 'resume' continues it
+            args = ["resume", "--ledger", str(ledger), "--no-progress"] if ledger.exists() else _cli_args(pool, ledger)
             continue
         out, err = proc.communicate()
         assert proc.returncode == 0, err
-        if delay is not None and not ledger.exists():
-            continue
         break
     assert kills >= 1, "the campaign finished before any kill; the test did not test resuming"
+    assert_same_ledger(ledger_contents(path), ledger_contents(ledger))
+
+
+def test_a_kill_before_the_ledger_is_initialised_leaves_nothing_to_resume(reference: tuple[Path, Path], tmp_path: Path) -> None:
+    pool, path = reference
+    ledger = tmp_path / "early.sqlite"
+    code = (
+        "import os, signal, sys; from discovery_loop import ledger, cli\n"
+        "ledger.Ledger.initialise = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *_cli_args(pool, ledger)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert not ledger.exists()
+    res = _run_cli(["resume", "--ledger", str(ledger)])
+    assert res.returncode == 2 and "no campaign ledger" in res.stderr  # nothing to resume: start it again
+    res = _run_cli(_cli_args(pool, ledger))
+    assert res.returncode == 0, res.stderr
     assert_same_ledger(ledger_contents(path), ledger_contents(ledger))
 
 

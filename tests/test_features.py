@@ -146,3 +146,47 @@ def test_importing_features_does_not_start_tensorflow():
     code = "import sys, bdl.features; print('tensorflow' in sys.modules, 'pymatgen.core' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+# issue 14: absurd inputs are decided, documented and tested one by one
+@pytest.mark.parametrize(
+    ("formula", "reason"),
+    [
+        ("Fe1e400O", "infinite"),                 # overflows float64 while parsing
+        ("(Fe100)1e400O", "not finite"),          # overflows only in the bracket multiplier
+        ("Fe1e30O", "larger than 1e\\+06"),         # absurd: relative amounts never need this
+        ("(Fe1000)2000O", "larger than 1e\\+06"),   # absurd after the multiplier
+        ("Fe0", "no element with a non-zero amount"),
+        ("Fe" * 5000, "10000 characters long"),   # a pasted cell, not a formula
+    ],
+)
+def test_absurd_amounts_and_texts_raise_and_are_not_ok_under_coerce(formula, reason):
+    with pytest.raises(FormulaError, match=reason) as info:
+        featurize(["Fe2O3", formula])
+    assert info.value.problems[0][0] == 1 and len(str(info.value)) < 500
+    X, ok = featurize(["Fe2O3", formula], errors="coerce")
+    assert ok.tolist() == [True, False]
+    assert np.isfinite(X.iloc[0]).all() and X.iloc[1].isna().all()
+
+
+def test_zero_amount_drops_the_element_as_pymatgen_does():
+    np.testing.assert_array_equal(featurize(["Fe0O"]).to_numpy(), featurize(["O"]).to_numpy())
+    X, ok = featurize(["Fe1000000O", "Fe" * 500], errors="coerce")  # at the limits: fine
+    assert ok.all() and np.isfinite(X.to_numpy()).all()
+
+
+def test_every_accepted_row_is_finite_and_a_non_finite_descriptor_is_a_bad_row(monkeypatch):
+    import bdl.features as F
+
+    real = F._magpie_stats
+
+    def poisoned(rows, amounts, values):
+        out = real(rows, amounts, values)
+        out[0, 5] = np.inf  # as if an element property were infinite
+        return out
+
+    monkeypatch.setattr(F, "_magpie_stats", poisoned)
+    with pytest.raises(FormulaError, match="descriptor .* is not finite"):
+        featurize(["Fe2O3", "NaCl"])
+    X, ok = featurize(["Fe2O3", "NaCl"], errors="coerce")
+    assert ok.tolist() == [False, True] and X.iloc[0].isna().all()

@@ -99,3 +99,102 @@ def test_second_writer_is_refused_and_lock_dies_with_its_process(tmp_path: Path)
         proc.wait()
     time.sleep(0.1)
     Ledger(tmp_path / "l.sqlite").close()  # the kernel released the killed process's lock
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 14: one writer whatever the path; a ledger exists whole or not at all
+# ---------------------------------------------------------------------------------------------
+
+from discovery_loop.ledger import lock_holder  # noqa: E402
+
+
+def test_symlinks_hard_links_and_relative_paths_cannot_open_a_second_writer(tmp_path: Path, monkeypatch) -> None:
+    first = _new(tmp_path)
+    real = tmp_path / "l.sqlite"
+    (tmp_path / "sym.sqlite").symlink_to(real)
+    (tmp_path / "dirlink").symlink_to(tmp_path)
+    os.link(real, tmp_path / "hard.sqlite")
+    monkeypatch.chdir(tmp_path / "dirlink")
+    for other in (tmp_path / "sym.sqlite", tmp_path / "hard.sqlite", Path("l.sqlite"), Path("./dirlink/l.sqlite"), Path("../" + tmp_path.name + "/l.sqlite"),
+                  tmp_path / "dirlink" / "l.sqlite", Path("sym.sqlite")):
+        with pytest.raises(LedgerLockedError, match="another process"):
+            Ledger(other)
+        assert lock_holder(other) is not None, other
+    # the lock files are named after the real path only: no second lock file appeared
+    assert sorted(p.name for p in tmp_path.glob("*.lock")) == ["l.sqlite.lock"]
+    first.close()
+    assert lock_holder(tmp_path / "hard.sqlite") is None
+    with Ledger(tmp_path / "hard.sqlite"):  # any path works once the writer is gone
+        with pytest.raises(LedgerLockedError):
+            Ledger(real)
+
+
+def test_a_second_process_through_a_hard_link_is_refused(tmp_path: Path) -> None:
+    _new(tmp_path).close()
+    os.link(tmp_path / "l.sqlite", tmp_path / "hard.sqlite")
+    code = (
+        "import time; from discovery_loop.ledger import Ledger; "
+        f"l = Ledger({str(tmp_path / 'hard.sqlite')!r}); print('locked', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(LedgerLockedError, match="another process"):
+            Ledger(tmp_path / "l.sqlite")
+        assert lock_holder(tmp_path / "l.sqlite") is not None
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_ledger_exists_only_once_initialised(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "l.sqlite"
+    ledger = Ledger(path, create=True)
+    assert not path.exists()  # built aside, renamed into place by initialise
+    ledger.close()  # never initialised: nothing is left, not even the folders it made
+    assert not (tmp_path / "new").exists()
+    ledger = Ledger(path, create=True)
+    ledger.initialise({"a": 1}, ["c0"], "fp")
+    assert path.exists() and not Path(str(path) + ".init").exists()
+    ledger.record_round(_info(0), _proposals([0]))
+    ledger.close()
+    assert Ledger(path, lock=False).n_rounds() == 1
+
+
+@pytest.mark.parametrize("where", ["initialise", "rename"])
+def test_a_kill_before_the_ledger_is_initialised_leaves_no_ledger(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "l.sqlite"
+    hook = {
+        "initialise": "ledger.Ledger.initialise = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)",
+        "rename": "ledger.os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)",
+    }[where]
+    code = (
+        "import os, signal; from discovery_loop import ledger\n"
+        f"{hook}\n"
+        f"l = ledger.Ledger({str(path)!r}, create=True)\n"
+        "l.initialise({'a': 1}, ['c0', 'c1'], 'fp')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert not path.exists()
+    with pytest.raises(LedgerError, match="no campaign ledger"):
+        Ledger(path)
+    ledger = Ledger(path, create=True)  # a new start clears the half-built file
+    ledger.initialise({"a": 1}, ["c0", "c1"], "fp")
+    ledger.close()
+    assert not Path(str(path) + ".init").exists()
+    with Ledger(path, lock=False) as again:
+        assert again.pool_ids() == ["c0", "c1"]
+
+
+def test_opening_errors_are_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(LedgerError, match="a part of the path is a file|a file is in the way"):
+        Ledger(tmp_path / "afile" / "l.sqlite", create=True)
+    with pytest.raises(LedgerError, match="is a folder"):
+        Ledger(tmp_path)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database at all")
+    with pytest.raises(LedgerError, match="not a campaign ledger.*choose a new ledger path"):
+        Ledger(junk, create=True)
+    assert junk.read_text() == "not a database at all"

@@ -54,13 +54,31 @@ def test_good_measurements_come_back_in_proposal_order() -> None:
         ("id,value\nmp-1,1.0\nmp-2,2.0\nmp-3,3.0\nmp-5,4.0\n", ["'mp-5' were not proposed", "typos", "'mp-4'"]),
         ("id,value\nmp-1,1.0\nmp-2,\nmp-3,3.0\nmp-4,4.0\n", ["empty or NaN value at line 3 (id 'mp-2')"]),
         ("id,value\nmp-1,1.0\nmp-2,NaN\nmp-3,3.0\nmp-4,4.0\n", ["empty or NaN value at line 3 (id 'mp-2')"]),
-        ("id,value\nmp-1,1.0\nmp-2,1,5\nmp-3,3.0\nmp-4,4.0\n", ["not a readable CSV"]),
+        ("id,value\nmp-1,1.0\nmp-2,1,5\nmp-3,3.0\nmp-4,4.0\n", ["line(s) 3 have more cells", "decimal comma"]),
         ("id,value\nmp-1,1.0\nmp-2,2.0\nmp-2,2.1\nmp-3,3.0\nmp-4,4.0\n", ["'mp-2' on lines 3, 4", "exactly one row per ID"]),
         ("id,value\nmp-1,1.0\nmp-2,high\nmp-3,3.0\nmp-4,4.0\n", ["non-numeric value at line 3 (id 'mp-2'): 'high'"]),
         ("id,value\nmp-1,1.0\nmp-2,inf\nmp-3,3.0\nmp-4,4.0\n", ["infinite value at line 3"]),
-        ("id,gap\nmp-1,1.0\nmp-2,2.0\nmp-3,3.0\nmp-4,4.0\n", ["lacks the column(s) 'value'", "header line"]),
+        ("id,gap\nmp-1,1.0\nmp-2,2.0\nmp-3,3.0\nmp-4,4.0\n", ["has no column 'value'", "header must name"]),
         ("id,value\nmp-1,1.0\n,2.0\nmp-3,3.0\nmp-4,4.0\n", ["line(s) 3 have no id", "'mp-2'"]),
-        ("", ["not a readable CSV"]),
+        ("", ["line 1 must be the header", "is empty"]),
+        # issue 14: what a lenient reader took and a careful one does not
+        ("id,value,value\nmp-1,1\nmp-2,2\nmp-3,3\nmp-4,4\n", ["names the column 'value' 2 times", "ambiguous"]),
+        ("id,value,Value \nmp-1,1,1\nmp-2,2,2\nmp-3,3,3\nmp-4,4,4\n", ["names the column 'value' 2 times"]),
+        ("id,ID,value\nmp-1,a,1\nmp-2,b,2\nmp-3,c,3\nmp-4,d,4\n", ["names the column 'id' 2 times"]),
+        ("id,value\nmp-1,TRUE\nmp-2,FALSE\nmp-3,3\nmp-4,4\n", ["non-numeric value at line 2 (id 'mp-1'): 'TRUE'", "line 3"]),
+        ("id,value\nmp-1,0x1A\nmp-2,2\nmp-3,3\nmp-4,4\n", ["non-numeric value at line 2", "'0x1A'", "hex"]),
+        ("id,value\nmp-1,1_000\nmp-2,2\nmp-3,3\nmp-4,4\n", ["non-numeric value at line 2"]),
+        ("id,value\nmp-1,1e308\nmp-2,2\nmp-3,3\nmp-4,4\n", ["unusable value at line 2", "float32"]),
+        ("id,value\nmp-1,1e400\nmp-2,2\nmp-3,3\nmp-4,4\n", ["infinite value at line 2", "overflows"]),
+        ("id,value\nmp-1,1\x00\nmp-2,2\nmp-3,3\nmp-4,4\n", ["control or invisible characters on line 2 (U+0000 (NUL))"]),
+        ("id,value\nmp-1,1\u200b\nmp-2,2\nmp-3,3\nmp-4,4\n", ["control or invisible characters on line 2"]),
+        ("id,value\nmp-1,1\nmp-2,\"2\nmp-3,3\nmp-4,4\n", ["unbalanced quotes", "line(s) 3"]),
+        ("\nid,value\nmp-1,1\nmp-2,2\nmp-3,3\nmp-4,4\n", ["starts with an empty line"]),
+        ("id,value\nmp-1,1\nmp-2\nmp-3,3\nmp-4,4\n", ["line(s) 3 lack the 'value' cell"]),
+        ("id,value\n", ["header but no data rows"]),
+        # every problem of a file at once, named by file line (blank line 3 skipped but counted)
+        ("id,value\nmp-1,1\n\nmp-2,x\nmp-3,1,5\nmp-4,nan\n", ["line 4 (id 'mp-2')", "line(s) 5 have more", "line 6 (id 'mp-4')", "'mp-3'"]),
+
     ],
 )
 def test_a_bad_lab_file_is_rejected_with_a_message_naming_the_problem(
@@ -74,6 +92,44 @@ def test_a_bad_lab_file_is_rejected_with_a_message_naming_the_problem(
     assert "measured_round_0.csv" in message
     for fragment in fragments:
         assert fragment in message
+
+
+def test_utf16_and_latin1_files_are_rejected_with_the_fix(tmp_path: Path) -> None:
+    oracle = FileOracle(tmp_path, settle=0.0, wait=False)
+    text = "id,value\nmp-1,1\nmp-2,2\nmp-3,3\nmp-4,4\n"
+    (tmp_path / "measured_round_0.csv").write_bytes(text.encode("utf-16"))
+    with pytest.raises(OracleError, match="UTF-16"):
+        oracle.measure(PROPOSALS, round_index=0)
+    (tmp_path / "measured_round_0.csv").write_bytes(text.replace("mp-3,3", "mp-3,3\xb0").encode("latin-1"))
+    with pytest.raises(OracleError, match="line 4 holds bytes that are not UTF-8"):
+        oracle.measure(PROPOSALS, round_index=0)
+
+
+def test_bom_crlf_quotes_spaces_and_extra_columns_are_read_as_a_person_would(tmp_path: Path) -> None:
+    oracle = FileOracle(tmp_path, settle=0.0, wait=False)
+    text = '\ufeffID , Value ,note\r\nmp-1, 1.5 ,ok\r\n"mp-2","2e-1","a, b"\r\n\r\n,,\r\nmp-3,-.5,\r\nmp-4,+4.,x\r\n'
+    (tmp_path / "measured_round_0.csv").write_bytes(text.encode("utf-8"))
+    out = oracle.measure(PROPOSALS, round_index=0)
+    assert out["value"].tolist() == [1.5, 0.2, -0.5, 4.0]
+    # old Mac line ends too
+    (tmp_path / "measured_round_0.csv").write_bytes(text.replace("\r\n", "\r").encode("utf-8"))
+    assert oracle.measure(PROPOSALS, round_index=0)["value"].tolist() == [1.5, 0.2, -0.5, 4.0]
+
+
+def test_value_range_rejects_implausible_values(tmp_path: Path) -> None:
+    oracle = FileOracle(tmp_path, settle=0.0, wait=False, value_range=(0.0, 10.0))
+    write(tmp_path / "measured_round_0.csv", "id,value\nmp-1,1\nmp-2,-0.1\nmp-3,3\nmp-4,11\n")
+    with pytest.raises(OracleError) as info:
+        oracle.measure(PROPOSALS, round_index=0)
+    assert "line 3 (id 'mp-2')" in str(info.value) and "line 5 (id 'mp-4')" in str(info.value)
+    assert "outside the campaign's plausible range [0, 10]" in str(info.value)
+    with pytest.raises(InputError, match="low < high"):
+        FileOracle(tmp_path, value_range=(1.0, 1.0))
+
+
+def test_booleans_from_a_function_are_not_numbers() -> None:
+    with pytest.raises(OracleError, match="non-numeric"):
+        validate_measurements(pd.DataFrame({"id": ["a", "b"]}), pd.DataFrame({"id": ["a", "b"], "value": [True, 1.0]}))
 
 
 def test_every_problem_of_a_file_is_reported_at_once() -> None:
