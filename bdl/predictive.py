@@ -72,6 +72,7 @@ __all__ = [
     "BoundedPredictive",
     "concat",
     "predictive_from_records",
+    "truncate",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -2035,6 +2036,77 @@ def _silverman_bandwidth(samples: FloatArray, mean: FloatArray) -> FloatArray:
     h = 0.9 * spread * s ** (-0.2)
     floor = 1e-12 * np.maximum(1.0, np.abs(mean))
     return np.maximum(h, floor)
+
+
+def truncate(pred: Predictive, lower: float | None = None, upper: float | None = None) -> Predictive:
+    """A predictive restricted to the physical range [lower, upper].
+
+    The density of ``pred`` (its :meth:`~Predictive.as_mixture` form) is cut to the range and
+    renormalised as a whole: component k keeps the weight ``w_k Z_k / sum_j w_j Z_j``, where
+    ``Z_k`` is its probability inside the range, so no quantile, interval end or sample crosses
+    a bound. A row with (numerically) no probability inside the range becomes one component at
+    the nearer bound with the row's standard deviation. A :class:`BoundedPredictive` keeps its
+    atoms. The epistemic share of the variance is kept.
+
+    Parameters
+    ----------
+    pred : Predictive
+        A Gaussian, mixture, sample or bounded predictive.
+    lower, upper : float or None
+        The bounds; None for no bound. With neither, ``pred`` is returned unchanged.
+
+    Returns
+    -------
+    Predictive
+        ``pred`` itself when both bounds are None, else a :class:`BoundedPredictive`.
+
+    Raises
+    ------
+    InputError
+        If a bound is not finite, ``lower >= upper``, or the range would cut off an atom.
+    UnsupportedOperationError
+        For a kind with no Gaussian-mixture form (e.g. a recalibrated one).
+    """
+    if lower is None and upper is None:
+        return pred
+    for name, value in (("lower", lower), ("upper", upper)):
+        if value is not None and not np.isfinite(value):
+            raise InputError(f"{name} must be a finite number or None, got {value!r}.")
+    if lower is not None and upper is not None and not lower < upper:
+        raise InputError(f"lower ({lower}) must be below upper ({upper}).")
+    n = pred.n_points
+    lo = np.full(n, -np.inf if lower is None else float(lower))
+    hi = np.full(n, np.inf if upper is None else float(upper))
+    p_lower = p_upper = None
+    if isinstance(pred, BoundedPredictive):
+        if np.any((pred.p_lower > 0) & (lo > pred.lower)) or np.any((pred.p_upper > 0) & (hi < pred.upper)):
+            raise InputError("the range would cut off a point mass of the predictive; widen the bounds.")
+        lo, hi = np.maximum(lo, pred.lower), np.minimum(hi, pred.upper)
+        w, loc, scale = pred.weights, pred.locs, pred.scales
+        p_lower, p_upper = pred.p_lower, pred.p_upper
+    else:
+        w, loc, scale = pred.as_mixture()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        inside = np.exp(_log_ndtr_diff((lo[:, None] - loc) / scale, (hi[:, None] - loc) / scale))
+    inside = np.where(np.isfinite(inside), inside, 0.0)
+    mass = w * inside
+    total = mass.sum(axis=1)
+    empty = total < 1e-300
+    weights = np.divide(mass, total[:, None], out=np.zeros_like(mass), where=~empty[:, None])
+    locs, scales = loc.copy(), scale.copy()
+    if empty.any():  # nothing inside: one component at the nearer bound
+        sd = np.sqrt(pred.variance[empty])
+        near = np.where(np.abs(pred.mean[empty] - lo[empty]) <= np.abs(pred.mean[empty] - hi[empty]), lo[empty], hi[empty])
+        weights[empty] = 0.0
+        weights[empty, 0] = 1.0
+        locs[empty, 0] = near
+        scales[empty, 0] = np.where(sd > 0, sd, 1.0)
+    out = BoundedPredictive(weights, locs, scales, lower=lo, upper=hi, p_lower=p_lower, p_upper=p_upper)
+    if not pred.has_split:
+        return out
+    share = np.divide(pred.epistemic_variance, pred.variance, out=np.zeros(n), where=pred.variance > 0)
+    return BoundedPredictive(weights, locs, scales, lower=lo, upper=hi, p_lower=p_lower, p_upper=p_upper,
+                             epistemic_variance=np.clip(share, 0.0, 1.0) * out.variance)
 
 
 def concat(predictives: Sequence[P]) -> P:

@@ -58,6 +58,9 @@ __all__ = [
 #: a campaign (tens to a few hundred measurements). ``model_params`` in the configuration
 #: override any of them.
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    # the default (bdl.models.recommended): exact GP on the DFT prior's features when the pool is
+    # a set of compositions; every setting is chosen by evidence maximisation each round
+    "prior_gp": ("PriorGPRegressor", {}),
     "mc_dropout": (
         "MCDropoutRegressor",
         {"hidden_units": [64, 64], "dropout_rate": 0.1, "epochs": 300, "batch_size": 32, "patience": 40,
@@ -189,8 +192,10 @@ class CampaignConfig:
     initial_design : {"random", "space_filling"}
     n_initial : int, optional
         Size of the initial design (default: ``batch_size``).
-    model : str, default "mc_dropout"
-        One of :data:`MODELS`.
+    model : str, default "prior_gp"
+        One of :data:`MODELS`; the default is :func:`bdl.models.recommended`, the strongest
+        surrogate for a campaign's tens to hundreds of measurements
+        (``benchmarks/results/small_data.md``).
     model_params : dict
         Overrides of the model's campaign defaults.
     diagnose : bool, default True
@@ -218,6 +223,11 @@ class CampaignConfig:
     value_range : (float, float), optional
         The plausible range of a measured value (``--value-range LO HI``): a lab file or a
         correction with a value outside it is rejected before anything is recorded.
+    lower_bound, upper_bound : float, optional
+        Physical bounds of the target (``--lower-bound 0`` for a band gap). The model's
+        predictive respects them: ``prior_gp`` models them (with a point mass at the lower
+        bound when many measurements sit on it), the networks' predictives are truncated to
+        them (:func:`bdl.predictive.truncate`), so no interval crosses a bound.
 
     Every setting is checked when the configuration is built (selector and its parameters,
     gate parameters, strategy) and by :meth:`validate` (model and MDN settings, which needs
@@ -235,7 +245,7 @@ class CampaignConfig:
     selector_params: dict[str, Any] = field(default_factory=dict)
     initial_design: str = "random"
     n_initial: int | None = None
-    model: str = "mc_dropout"
+    model: str = "prior_gp"
     model_params: dict[str, Any] = field(default_factory=dict)
     diagnose: bool = True
     gate: str | None = None
@@ -246,6 +256,8 @@ class CampaignConfig:
     warm_start: bool = False
     warm_start_epochs: int | None = None
     value_range: tuple[float, float] | None = None
+    lower_bound: float | None = None
+    upper_bound: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.goal, Goal):
@@ -259,6 +271,13 @@ class CampaignConfig:
         from discovery_loop.oracles import check_value_range
 
         object.__setattr__(self, "value_range", check_value_range(self.value_range))
+        for name in ("lower_bound", "upper_bound"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+                                      or not math.isfinite(value)):
+                raise InputError(f"{name} (--{name.replace('_', '-')}) must be a finite number, got {value!r}.")
+        if self.lower_bound is not None and self.upper_bound is not None and not self.lower_bound < self.upper_bound:
+            raise InputError(f"--lower-bound {self.lower_bound} must be below --upper-bound {self.upper_bound}.")
         for name in ("budget", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -330,7 +349,7 @@ class CampaignConfig:
         InputError
             Naming the setting (``model_params``, ``mdn_params``) and what is wrong.
         """
-        for what, build in (("model_params (--model-params)", lambda: _build_model(self.model, self.model_params, 0)),
+        for what, build in (("model_params (--model-params)", lambda: _build_model(self.model, self.model_params, 0, self.bounds)),
                             ("mdn_params (--mdn-params)", self._build_mdn)):
             try:
                 model = build()
@@ -356,6 +375,11 @@ class CampaignConfig:
             params.setdefault("low", self.goal.low)
             params.setdefault("high", self.goal.high)
         return params
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The target's declared (lower, upper) bounds; None where there is none."""
+        return self.lower_bound, self.upper_bound
 
     @property
     def initial_size(self) -> int:
@@ -402,6 +426,13 @@ class Pool:
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
+
+    @property
+    def is_magpie(self) -> bool:
+        """Whether the descriptors are the Magpie statistics of compositions (a formula column)."""
+        from bdl.features import feature_names
+
+        return list(self.feature_names) == list(feature_names())
 
     @classmethod
     def from_frame(
@@ -564,11 +595,17 @@ def _round_seeds(seed: int, round_: int) -> dict[str, int]:
     return {"model": int(state[0] % 2**31), "mdn": int(state[1] % 2**31), "acquisition": int(state[2]), "selection": int(state[3])}
 
 
-def _build_model(name: str, params: dict[str, Any], seed: int) -> Any:
+def _build_model(name: str, params: dict[str, Any], seed: int, bounds: tuple[float | None, float | None] = (None, None),
+                 magpie: bool = False) -> Any:
+    """The round's model; ``prior_gp`` gets the bounds and, on a pool of compositions, the DFT prior."""
     import bdl.models as models
 
     cls_name, defaults = MODELS[name]
     settings = {**defaults, **params}
+    if name == "prior_gp":
+        settings.setdefault("lower_bound", bounds[0])
+        settings.setdefault("upper_bound", bounds[1])
+        settings.setdefault("prior", "dft_gap" if magpie else None)
     settings = {k: tuple(v) if k == "hidden_units" else v for k, v in settings.items()}
     try:
         return getattr(models, cls_name)(**settings, random_state=seed, progress=False)
@@ -582,15 +619,6 @@ def _fingerprint_model(model: Any) -> str:
         h.update(key.encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]
-
-
-def _predictive_json(pred: Any, positions: np.ndarray) -> list[str]:
-    w, loc, scale = pred.as_mixture()
-    out = []
-    for i in positions:
-        keep = w[i] > 0
-        out.append(json.dumps({"w": w[i][keep].tolist(), "loc": loc[i][keep].tolist(), "scale": scale[i][keep].tolist()}))
-    return out
 
 
 class Campaign:
@@ -841,7 +869,7 @@ class Campaign:
 
         timer = _StageTimer()
         warm_from = self._warm_start_round(len(measured))
-        model = _build_model(cfg.model, cfg.model_params, seeds["model"])
+        model = _build_model(cfg.model, cfg.model_params, seeds["model"], cfg.bounds, self.pool.is_magpie)
         if warm_from is not None:
             with timer("load_previous"):
                 model = self._continue_model(warm_from, "model", model)
@@ -862,6 +890,10 @@ class Campaign:
 
         with timer("predict"):
             pred = model.predict_dist(X_cand)
+            if cfg.model != "prior_gp":  # the networks know no bounds: cut their predictive to them
+                from bdl.predictive import truncate
+
+                pred = truncate(pred, *cfg.bounds)
             mdn_pred = mdn.predict_dist(X_cand) if mdn is not None else None
         best_u = cfg.goal.best(y_train)
         scorer = self._scorer(seeds["acquisition"], best_u)
@@ -913,7 +945,7 @@ class Campaign:
             "epistemic_std": epi,
             "status": None if triage_df is None else triage_df["status"].to_numpy()[local],
             "reasons": None if triage_df is None else triage_df["reasons"].to_numpy()[local],
-            "predictive": _predictive_json(pred, local),
+            "predictive": pred.to_records(local),
         })
         params = {**MODELS[cfg.model][1], **cfg.model_params}
         if cfg.warm_start:

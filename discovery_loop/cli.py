@@ -115,6 +115,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         initial_design=args.initial_design,
         n_initial=args.n_initial,
         model=args.model,
+        lower_bound=args.lower_bound,
+        upper_bound=args.upper_bound,
         model_params=_parse_params(args.model_params, "--model-params"),
         mdn_params=_parse_params(args.mdn_params, "--mdn-params"),
         diagnose=not args.no_diagnostics,
@@ -275,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="plausible range of a measured value: lab files and corrections outside it are rejected")
     loop.add_argument("--initial-design", default="random", choices=["random", "space_filling"])
     loop.add_argument("--n-initial", type=int, help="size of the initial design (default: the batch size)")
-    loop.add_argument("--model", default="mc_dropout", help="mc_dropout (default), ensemble or variational")
+    loop.add_argument("--model", default="prior_gp",
+                      help="prior_gp (default: exact GP on the DFT prior's features, bdl.models.recommended), "
+                           "mc_dropout, ensemble or variational")
+    loop.add_argument("--lower-bound", type=float, metavar="X",
+                      help="physical lower bound of the target (0 for a band gap): no interval crosses it")
+    loop.add_argument("--upper-bound", type=float, metavar="X", help="physical upper bound of the target")
     loop.add_argument("--model-params", help="JSON object overriding the model's settings")
     loop.add_argument("--mdn-params", help="JSON object overriding the diagnostics MDN's settings")
     loop.add_argument("--gate", default="none", choices=["none", "skip", "downweight", "mixture"],

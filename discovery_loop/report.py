@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bdl._io import atomic_write_text
-from bdl.predictive import MixturePredictive
+from bdl.predictive import MixturePredictive, Predictive, predictive_from_records
 from discovery_loop.ledger import Ledger
 
 __all__ = [
@@ -25,16 +25,23 @@ __all__ = [
 ]
 
 
-def proposal_predictive(proposals: pd.DataFrame) -> MixturePredictive:
-    """Rebuild the recorded predictive of proposals (their ``predictive`` JSON) as one mixture."""
-    parsed = [json.loads(p) for p in proposals["predictive"]]
-    k = max(len(p["w"]) for p in parsed)
-    w = np.zeros((len(parsed), k))
-    loc = np.zeros((len(parsed), k))
-    scale = np.ones((len(parsed), k))
-    for i, p in enumerate(parsed):
-        n = len(p["w"])
-        w[i, :n], loc[i, :n], scale[i, :n] = p["w"], p["loc"], p["scale"]
+def proposal_predictive(proposals: pd.DataFrame) -> Predictive:
+    """Rebuild the recorded predictive of proposals (their ``predictive`` JSON records).
+
+    Records of one kind give that kind (:func:`bdl.predictive.predictive_from_records`). A ledger
+    resumed across versions can hold mixture records (older format) next to sample records;
+    those are both Gaussian mixtures and are joined as one :class:`MixturePredictive`.
+    """
+    records = list(proposals["predictive"])
+    kinds = {json.loads(r).get("kind", "mixture") for r in records}
+    if len(kinds) == 1:
+        return predictive_from_records(records)
+    parts = [predictive_from_records([r]).as_mixture() for r in records]
+    k = max(p[0].shape[1] for p in parts)
+    w, loc, scale = np.zeros((len(parts), k)), np.zeros((len(parts), k)), np.ones((len(parts), k))
+    for i, (pw, pl, ps) in enumerate(parts):
+        n = pw.shape[1]
+        w[i, :n], loc[i, :n], scale[i, :n] = pw[0], pl[0], ps[0]
     return MixturePredictive(w, loc, scale)
 
 

@@ -24,7 +24,7 @@ def _cli_args(pool: Path, ledger: Path, *extra: str, budget: int = 20) -> list[s
     return [
         "run", "--data", str(pool), "--target", "y", "--feature-columns", "a,b,c", "--id-column", "name",
         "--maximize", "--budget", str(budget), "--batch-size", "4", "--seed", "3", "--ledger", str(ledger),
-        "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--no-progress", *extra,
+        "--model", "mc_dropout", "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--no-progress", *extra,
     ]
 
 
@@ -33,7 +33,7 @@ def _run_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProce
 
 
 def _config(**kw) -> CampaignConfig:
-    base = dict(target="y", goal=Goal("maximize"), budget=20, batch_size=4, seed=3, model_params=TINY, mdn_params=TINY_MDN)
+    base = dict(target="y", goal=Goal("maximize"), budget=20, batch_size=4, seed=3, model="mc_dropout", model_params=TINY, mdn_params=TINY_MDN)
     base.update(kw)
     return CampaignConfig(**base)
 

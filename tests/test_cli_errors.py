@@ -26,7 +26,7 @@ def _cli(prog: str, *args: str, cwd: Path | None = None) -> subprocess.Completed
 def _run_args(pool: Path, ledger: Path, *extra: str) -> list[str]:
     return ["run", "--data", str(pool), "--target", "y", "--feature-columns", "a,b,c", "--id-column", "name",
             "--maximize", "--budget", "8", "--batch-size", "4", "--seed", "0", "--ledger", str(ledger),
-            "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--no-progress", *extra]
+            "--model", "mc_dropout", "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--no-progress", *extra]
 
 
 def _one_sentence(res: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -132,7 +132,7 @@ def test_report_errors_and_hostile_strings(tmp_path: Path) -> None:
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(**{target: X[:, 0] - 1.0, "name": ids})
     frame.to_csv(tmp_path / "pool.csv", index=False)
     src = dict(source(tmp_path / "pool.csv"))
-    cfg = CampaignConfig(target=target, goal=Goal("maximize"), budget=8, batch_size=4, seed=0, model_params=TINY,
+    cfg = CampaignConfig(target=target, goal=Goal("maximize"), budget=8, batch_size=4, seed=0, model="mc_dropout", model_params=TINY,
                          mdn_params=TINY_MDN, diagnose=False)
     campaign = open_campaign(tmp_path / "h.sqlite", config=cfg, source=src, progress=False)
     campaign.run()

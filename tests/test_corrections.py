@@ -20,7 +20,7 @@ from campaign_helpers import TINY, TINY_MDN, assert_same_ledger, ledger_contents
 
 
 def _config(**kw) -> CampaignConfig:
-    base = dict(target="y", goal=Goal("maximize"), budget=12, batch_size=4, seed=5, model_params=TINY,
+    base = dict(target="y", goal=Goal("maximize"), budget=12, batch_size=4, seed=5, model="mc_dropout", model_params=TINY,
                 mdn_params=TINY_MDN, diagnose=False, value_range=(-50.0, 50.0))
     base.update(kw)
     return CampaignConfig(**base)

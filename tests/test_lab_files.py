@@ -85,7 +85,7 @@ def pending_ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     """A lab campaign whose round 0 is proposed and waits for the lab's file."""
     tmp = tmp_path_factory.mktemp("lab")
     src = dict(source(pool_csv(tmp, n=30)), oracle="file", lab_dir=str(tmp / "lab"))
-    cfg = CampaignConfig(target="y", goal=Goal("maximize"), budget=8, batch_size=4, seed=1, model_params=TINY,
+    cfg = CampaignConfig(target="y", goal=Goal("maximize"), budget=8, batch_size=4, seed=1, model="mc_dropout", model_params=TINY,
                          mdn_params=TINY_MDN, value_range=VALUE_RANGE)
     pool, _ = pool_from_source(src)
     ledger = Ledger(tmp / "ledger.sqlite", create=True)

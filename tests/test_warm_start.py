@@ -142,7 +142,7 @@ def test_a_ledger_from_before_aux_models_opens_and_gains_the_table(tmp_path: Pat
 
 # ---------------------------------------------------------------------------------------- campaign
 def _config(**kw) -> CampaignConfig:
-    base = dict(target="y", goal=Goal("maximize"), budget=24, batch_size=4, seed=3, n_initial=8, model_params=TINY,
+    base = dict(target="y", goal=Goal("maximize"), budget=24, batch_size=4, seed=3, n_initial=8, model="mc_dropout", model_params=TINY,
                 mdn_params=TINY_MDN, warm_start=True, warm_start_epochs=10)
     return CampaignConfig(**{**base, **kw})
 
@@ -202,7 +202,7 @@ def test_warm_campaign_killed_then_resumed_from_the_command_line(warm_reference,
     ledger = tmp_path / "killed.sqlite"
     args = ["run", "--data", str(pool), "--target", "y", "--feature-columns", "a,b,c", "--id-column", "name",
             "--maximize", "--budget", "24", "--batch-size", "4", "--n-initial", "8", "--seed", "3", "--ledger", str(ledger),
-            "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--warm-start",
+            "--model", "mc_dropout", "--model-params", json.dumps(TINY), "--mdn-params", json.dumps(TINY_MDN), "--warm-start",
             "--warm-start-epochs", "10", "--no-progress", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "discovery_loop.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # kill once the warm rounds have begun (the second model round is recorded), then resume
