@@ -6,6 +6,9 @@
 ``bdl datasets``   list the shipped data sets
 ``bdl diagnose``   fit a BNN and a mixture density network, triage candidates (ok / bimodal /
                    misspecified / out_of_distribution) and write the table
+``bdl fit``        fit a surrogate (default: the recommended one) on a CSV and save it
+``bdl predict``    predict with a saved surrogate: mean, median, std, 90 % interval and the
+                   predictive's own columns (the layout ``bdl report`` reads)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bdl.errors import BDLError
+from bdl.errors import BDLError, FormulaError, cli_text, csv_record_lines
 
 __all__ = ["main"]
 
@@ -28,7 +31,12 @@ def _cmd_featurize(args: argparse.Namespace) -> int:
 
     df = read_csv(args.input)
     t0 = time.perf_counter()
-    out = featurize_dataframe(df, args.formula_column, errors=args.errors, impute_nan=not args.no_impute)
+    try:
+        out = featurize_dataframe(df, args.formula_column, errors=args.errors, impute_nan=not args.no_impute)
+    except FormulaError as exc:  # in this command's words: file lines and its --errors flag
+        raise exc.for_command_line(
+            f"Fix or remove these lines of {args.input}, or add --errors coerce to write NaN features for them "
+            "(the column featurized_ok marks them).", csv_record_lines(args.input)) from None
     dt = time.perf_counter() - t0
     atomic_write_text(args.output, out.to_csv(index=False))
     msg = f"featurised {len(df)} rows in {dt:.2f} s -> {args.output}"
@@ -264,6 +272,125 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+_FIT_INFO = "bdl_fit.json"
+
+
+def _table_features(df: Any, formula_column: str | None, feature_columns: list[str] | None, path: str) -> Any:
+    """Descriptors of a CSV's rows: Magpie statistics of a formula column, or numeric feature columns."""
+    from bdl.errors import InputError
+
+    if formula_column is not None:
+        if formula_column not in df.columns:
+            raise InputError(f"{path} has no column {formula_column!r} (--formula-column); its columns are "
+                             f"{list(df.columns)[:12]}.")
+        from bdl.features import featurize
+
+        try:
+            return featurize(df[formula_column].astype(str).reset_index(drop=True))
+        except FormulaError as exc:
+            raise exc.for_command_line(f"Fix or remove these lines of {path}.", csv_record_lines(path)) from None
+    cols = list(feature_columns or [])
+    args = argparse.Namespace(formula_column=None, feature_columns=",".join(cols))
+    return _diagnose_features(df, args, path)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from bdl._io import atomic_write_text, read_csv
+    from bdl.errors import InputError
+    from bdl.models import make_model, recommended
+
+    if (args.formula_column is None) == (args.feature_columns is None):
+        raise InputError("give exactly one of --formula-column (compositions) or --feature-columns a,b,... (descriptors).")
+    df = read_csv(args.data, what="training data")
+    if args.target not in df.columns:
+        raise InputError(f"{args.data} has no target column {args.target!r} (--target); its columns are {list(df.columns)[:12]}.")
+    y = np.asarray(df[args.target], dtype=np.float64) if df[args.target].dtype.kind in "fiu" else None
+    if y is None or not np.isfinite(y).all():
+        import pandas as pd
+
+        y_num = pd.to_numeric(df[args.target], errors="coerce").to_numpy(np.float64)
+        bad = np.flatnonzero(~np.isfinite(y_num))
+        if bad.size:
+            lines = csv_record_lines(args.data)
+            where = ", ".join(str(lines[i] if lines else i + 2) for i in bad[:10])
+            raise InputError(f"{args.data}: the target column {args.target!r} is missing or not a finite number on "
+                             f"line(s) {where}; fix or drop those lines.")
+        y = y_num
+    feature_columns = None if args.feature_columns is None else [c.strip() for c in args.feature_columns.split(",") if c.strip()]
+    X = _table_features(df, args.formula_column, feature_columns, args.data)
+    params = json.loads(args.model_params) if args.model_params else {}
+    if not isinstance(params, dict):
+        raise InputError(f"--model-params must be a JSON object, got {args.model_params!r}.")
+    if args.model == "recommended":
+        if params:
+            raise InputError("--model-params is for a named model (--model prior_gp, mc_dropout, ...), not 'recommended'.")
+        model = recommended(lower_bound=args.lower_bound, upper_bound=args.upper_bound, random_state=args.seed)
+    else:
+        if args.model == "prior_gp":
+            params.setdefault("lower_bound", args.lower_bound)
+            params.setdefault("upper_bound", args.upper_bound)
+        params.setdefault("random_state", args.seed)
+        model = make_model(args.model, **params)
+    t0 = time.perf_counter()
+    model.fit(X, y)
+    out = model.save(args.output)
+    info = {"model": args.model, "class": type(model).__name__, "target": args.target,
+            "formula_column": args.formula_column, "feature_columns": feature_columns,
+            "lower_bound": args.lower_bound, "upper_bound": args.upper_bound, "n_train": int(len(y)),
+            "data": Path(args.data).name}
+    atomic_write_text(Path(out) / _FIT_INFO, json.dumps(info, indent=2))
+    print(f"fitted {type(model).__name__} on {len(y)} rows of {args.data} in {time.perf_counter() - t0:.1f} s -> {out}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from bdl._io import atomic_write_text, read_csv
+    from bdl.errors import InputError
+    from bdl.calibration.report import prediction_frame
+    from bdl.models import load_model
+    from bdl.predictive import BoundedPredictive, truncate
+
+    info_path = Path(args.model_dir) / _FIT_INFO
+    if not info_path.exists():
+        raise InputError(f"{args.model_dir} is not a folder written by 'bdl fit' (it has no {_FIT_INFO}); fit one with "
+                         "bdl fit --data CSV --target COL --formula-column F -o MODEL_DIR.")
+    info = json.loads(info_path.read_text())
+    model = load_model(args.model_dir)
+    df = read_csv(args.data, what="data to predict")
+    formula_column = args.formula_column or info.get("formula_column")
+    X = _table_features(df, formula_column if info.get("formula_column") else None, info.get("feature_columns"),
+                        args.data)
+    pred = model.predict_dist(X)
+    if not isinstance(pred, BoundedPredictive):
+        pred = truncate(pred, info.get("lower_bound"), info.get("upper_bound"))
+    lo, hi = pred.interval(0.9)
+    out = df.reset_index(drop=True).copy()
+    summary = pd.DataFrame({"mean": pred.mean, "median": pred.quantile(0.5), "std": pred.stddev,
+                            "lower_90": lo, "upper_90": hi})
+    target = info.get("target")
+    own = prediction_frame(np.full(len(pred), np.nan), pred).drop(columns="y_true")
+    clash = [c for c in [*summary.columns, *own.columns, "y_true"] if c in out.columns]
+    if clash:
+        raise InputError(f"{args.data} already has column(s) {clash} that the predictions would overwrite; rename them.")
+    if target in out.columns:  # measured values too: the file is ready for 'bdl report'
+        out["y_true"] = pd.to_numeric(out[target], errors="coerce")
+    out = pd.concat([out, summary, own], axis=1)
+    atomic_write_text(args.output, out.to_csv(index=False))
+    bound = info.get("lower_bound")
+    note = "" if bound is None else f" ({np.mean(lo <= bound):.0%} of the 90 % intervals reach the lower bound {bound:g})"
+    print(f"predicted {len(out)} rows with {info['class']} -> {args.output}{note}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bdl", description="Bayesian deep learning for materials property prediction.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,6 +458,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bars on stderr")
     p.set_defaults(func=_cmd_diagnose)
 
+    p = sub.add_parser("fit", help="fit a surrogate on a CSV (default: the recommended one) and save it")
+    p.add_argument("--data", required=True, help="CSV with the descriptors (or formulas) and the target")
+    p.add_argument("--target", required=True, help="name of the target column")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--formula-column", help="column of chemical formulas (Magpie descriptors + the DFT prior)")
+    g.add_argument("--feature-columns", help="comma-separated numeric descriptor columns")
+    p.add_argument("--model", default="recommended",
+                   help="recommended (default: bdl.models.recommended), prior_gp, mc_dropout, ensemble, variational, mdn")
+    p.add_argument("--model-params", help="JSON object of the named model's settings")
+    p.add_argument("--lower-bound", type=float, metavar="X", help="physical lower bound of the target (0 for a band gap)")
+    p.add_argument("--upper-bound", type=float, metavar="X", help="physical upper bound of the target")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="model folder to write")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("predict", help="predict with a model folder written by 'bdl fit'")
+    p.add_argument("model_dir", help="folder written by bdl fit")
+    p.add_argument("--data", required=True, help="CSV of candidates (same descriptor or formula column as in fit)")
+    p.add_argument("--formula-column", help="formula column, if named differently than in the training data")
+    p.add_argument("-o", "--output", required=True,
+                   help="CSV: input columns + mean, median, std, lower_90, upper_90 and the predictive's own columns")
+    p.set_defaults(func=_cmd_predict)
+
     p = sub.add_parser("datasets", help="list the shipped data sets")
     p.set_defaults(func=_cmd_datasets)
     _add_debug(parser)
@@ -361,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"bdl {args.command}: error: {exc}", file=sys.stderr)
+        print(f"bdl {args.command}: error: {cli_text(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         # operating-system, SQLite and plotting errors: one sentence naming the path and the fix

@@ -12,7 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["escape_mathtext", "plot_best_so_far", "plot_found_fraction", "plot_round_calibration", "plot_triage_counts"]
+__all__ = [
+    "escape_mathtext", "plot_best_so_far", "plot_found_fraction", "plot_measured_values", "plot_pit_values",
+    "plot_round_calibration", "plot_triage_counts",
+]
 
 
 def escape_mathtext(text: str) -> str:
@@ -20,7 +23,8 @@ def escape_mathtext(text: str) -> str:
     (a target named ``$\\foo{x}$`` would otherwise fail to draw)."""
     return str(text).replace("$", r"\$")
 
-TRIAGE_COLOURS = {"ok": "#4c9a2a", "bimodal": "#c0392b", "misspecified": "#e67e22", "out_of_distribution": "#7f8c8d"}
+TRIAGE_COLOURS = {"ok": "#4c9a2a", "bimodal": "#c0392b", "misspecified": "#e67e22", "out_of_distribution": "#7f8c8d",
+                  "unsure": "#5dade2"}
 
 
 def _axes(ax: Any) -> Any:
@@ -68,7 +72,7 @@ def plot_best_so_far(
         ax.axhline(reference, color="k", linestyle="--", linewidth=1, label="best in pool")
     ax.set_xlabel("experiments")
     ax.set_ylabel(f"best {escape_mathtext(target_label)} so far")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return ax
 
 
@@ -79,57 +83,129 @@ def plot_found_fraction(
     ax: Any = None,
     what: str = "top 1 %",
 ) -> Any:
-    """Fraction of the targets found against experiments, with random picking's 90 % band."""
+    """Fraction of the targets found against experiments, with random picking's 90 % band.
+
+    The y range fits the curves and the band (not 0-1: a campaign that finds 13 % of the
+    targets would otherwise be a flat line at the bottom); the legend sits outside the data.
+    """
     from discovery_loop.metrics import random_found_band
 
     ax = _axes(ax)
     length = max(len(c) for cs in curves.values() for c in cs)
     mean, lo, hi = random_found_band(n_pool, n_targets, length)
     x = np.arange(1, length + 1)
-    ax.plot(x, mean, color="grey", linestyle="--", label="random (expected)")
-    ax.fill_between(x, lo, hi, color="grey", alpha=0.15, linewidth=0, label="random (90 % band)")
+    ax.plot(x, mean, color="grey", linestyle="--", label="random picking (expected)")
+    ax.fill_between(x, lo, hi, color="grey", alpha=0.2, linewidth=0, label="random picking (90 % band)")
     for name, cs in curves.items():
         _band(ax, list(cs), name, None)
+    top = max(float(np.nanmax(hi)), max(float(np.nanmax(c)) for cs in curves.values() for c in cs if len(c)))
+    ax.set_ylim(0.0, min(1.0, top * 1.08) if top > 0 else 1.0)
+    ax.set_xlim(0, length + 1)
     ax.set_xlabel("experiments")
-    ax.set_ylabel(f"fraction of the {what} found ({n_targets} candidates)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    ax.set_ylabel(f"fraction of the {what} found\n({n_targets} candidates)")
+    _legend_outside(ax)
     return ax
 
 
-def plot_round_calibration(table: pd.DataFrame, ax: Any = None) -> Any:
-    """Per-round 90 % interval coverage and mean |z| of each round's model on its own proposals.
+def _legend_outside(ax: Any, **kwargs: Any) -> None:
+    """A legend below the axes, so it never covers data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ncol = min(2 if max(len(t) for t in labels) > 26 else 3, len(handles))
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol,
+                  frameon=False, **kwargs)
 
-    ``table`` has columns ``round``, ``coverage_90`` and ``mean_abs_z`` (see
+
+def plot_round_calibration(table: pd.DataFrame, ax: Any = None) -> Any:
+    """Per-round coverage of the 50 % and 90 % predictive intervals on each round's own proposals.
+
+    One axis, one unit (a fraction): the dotted lines are the nominal levels. ``table`` has
+    columns ``round``, ``coverage_90`` and optionally ``coverage_50`` (see
     :func:`discovery_loop.report.round_calibration`).
     """
     ax = _axes(ax)
-    ax.plot(table["round"], table["coverage_90"], "o-", label="90 % interval coverage")
-    ax.axhline(0.9, color="C0", linestyle=":", linewidth=1)
+    for col, level, colour in (("coverage_50", 0.5, "C1"), ("coverage_90", 0.9, "C0")):
+        if col not in table.columns:
+            continue
+        ax.plot(table["round"], table[col], "o-", color=colour, label=f"{level:.0%} intervals (dotted: nominal)")
+        ax.axhline(level, color=colour, linestyle=":", linewidth=1.2)
     ax.set_xlabel("round")
-    ax.set_ylabel("coverage of the measured proposals")
-    ax.set_ylim(-0.02, 1.02)
-    ax2 = ax.twinx()
-    ax2.plot(table["round"], table["mean_abs_z"], "s--", color="C1", label="mean |z|")
-    ax2.axhline(np.sqrt(2 / np.pi), color="C1", linestyle=":", linewidth=1)
-    ax2.set_ylabel("mean |z| (calibrated Gaussian: 0.80)")
-    lines = ax.get_lines()[:1] + ax2.get_lines()[:1]
-    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="lower left")
+    ax.set_ylabel("share of measured proposals\ninside the interval")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xticks(list(table["round"]))
+    _legend_outside(ax)
+    return ax
+
+
+def plot_pit_values(pit: np.ndarray, ax: Any = None, n_bins: int = 10, confidence: float = 0.95) -> Any:
+    """Histogram of PIT values with the per-bin range expected of a uniform sample (binomial).
+
+    A U shape means observations fell in the tails (over-confidence), a hump in the middle
+    under-confidence, a slope a biased mean.
+    """
+    from scipy import stats
+
+    ax = _axes(ax)
+    pit = np.asarray(pit, dtype=np.float64)
+    n = pit.size
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    counts, _ = np.histogram(pit, bins=edges)
+    lo, hi = stats.binom(n, 1.0 / n_bins).ppf([(1 - confidence) / 2, (1 + confidence) / 2]) if n else (0, 0)
+    ax.axhspan(lo, hi, color="grey", alpha=0.2, linewidth=0, label=f"{confidence:.0%} range of a uniform sample")
+    ax.bar(edges[:-1], counts, width=1.0 / n_bins, align="edge", color="C0", edgecolor="white", label="measured proposals")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, max(float(counts.max()) if n else 1.0, float(hi)) * 1.1 + 0.5)
+    ax.set_xlabel("PIT: predictive CDF at the measured value")
+    ax.set_ylabel("proposals")
+    _legend_outside(ax)
     return ax
 
 
 def plot_triage_counts(counts: pd.DataFrame, ax: Any = None) -> Any:
     """Stacked bars: the triage status of the scored candidates, per round.
 
-    ``counts`` has one row per round (index) and one column per status.
+    ``counts`` has one row per round (index) and one column per status; the legend is outside.
     """
     ax = _axes(ax)
     bottom = np.zeros(len(counts))
     for status in counts.columns:
         vals = counts[status].to_numpy(dtype=float)
-        ax.bar(counts.index.astype(str), vals, bottom=bottom, label=status, color=TRIAGE_COLOURS.get(status))
+        ax.bar(counts.index.astype(str), vals, bottom=bottom, label=status.replace("_", " "), color=TRIAGE_COLOURS.get(status))
         bottom += vals
+    ax.set_ylim(0, max(1.0, float(bottom.max()) * 1.06) if bottom.size else 1.0)
     ax.set_xlabel("round")
     ax.set_ylabel("candidates scored")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
+    return ax
+
+
+def plot_measured_values(
+    values: np.ndarray, window: tuple[float, float] | None = None, ax: Any = None, target_label: str = "value",
+    initial_size: int | None = None,
+) -> Any:
+    """Every measured value in the order measured; with a window, hits coloured and the window shaded.
+
+    The y range fits the measurements (and the window), so the window is never a thin line.
+    """
+    ax = _axes(ax)
+    v = np.asarray(values, dtype=np.float64)
+    x = np.arange(1, v.size + 1)
+    if window is not None:
+        lo_w, hi_w = window
+        inside = (v >= lo_w) & (v <= hi_w)
+        ax.axhspan(lo_w, hi_w, color="C2", alpha=0.15, linewidth=0, label="target window")
+        ax.scatter(x[~inside], v[~inside], s=10, color="grey", label="measured, outside")
+        ax.scatter(x[inside], v[inside], s=14, color="C2", label="measured, in the window")
+        span = np.concatenate([v[np.isfinite(v)], [lo_w, hi_w]])
+    else:
+        ax.scatter(x, v, s=10, color="grey", label="measured")
+        span = v[np.isfinite(v)]
+    if initial_size:
+        ax.axvline(initial_size + 0.5, color="grey", linewidth=0.8, linestyle=":", label="end of the initial design")
+    if span.size:
+        pad = 0.05 * (float(span.max() - span.min()) or 1.0)
+        ax.set_ylim(float(span.min()) - pad, float(span.max()) + pad)
+    ax.set_xlabel("experiment")
+    ax.set_ylabel(escape_mathtext(target_label))
+    _legend_outside(ax)
     return ax

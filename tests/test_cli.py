@@ -20,7 +20,7 @@ def test_featurize_keeps_columns_and_reports_bad_rows(tmp_path):
     pd.DataFrame({"id": [1, 2, 3], "formula": ["NaCl", "In1p1", "Fe2O3"], "y": [1.0, 2.0, 3.0]}).to_csv(src, index=False)
     out = tmp_path / "out.csv"
     bad = _run("bdl.cli", "featurize", str(src), "--formula-column", "formula", "-o", str(out))
-    assert bad.returncode == 2 and "row 1: 'In1p1'" in bad.stderr and not out.exists()
+    assert bad.returncode == 2 and "line 3: 'In1p1'" in bad.stderr and not out.exists()  # file line (header = 1)
     ok = _run("bdl.cli", "featurize", str(src), "--formula-column", "formula", "-o", str(out), "--errors", "coerce")
     assert ok.returncode == 0, ok.stderr
     df = pd.read_csv(out)

@@ -118,7 +118,7 @@ def test_a_pool_with_an_overflowing_formula_fails_before_a_ledger_exists(tmp_pat
     pd.DataFrame({"f": ["Fe2O3", "NaCl", "Fe1e400O", "GaAs"], "y": [1.0, 2.0, 3.0, 4.0]}).to_csv(pool, index=False)
     res = _cli("discovery-loop", "run", "--data", str(pool), "--target", "y", "--formula-column", "f", "--maximize",
                "--budget", "4", "--batch-size", "2", "--seed", "0", "--ledger", str(tmp_path / "l.sqlite"))
-    assert res.returncode == 2 and "row 2: 'Fe1e400O'" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "line 4: 'Fe1e400O'" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "l.sqlite").exists() and not (tmp_path / "l.sqlite.lock").exists()
 
 

@@ -77,7 +77,8 @@ EXPECTED = {
 def needs_shared() -> Path:
     """The shared data folder, or skip the test when this checkout has none."""
     if not SHARED.is_dir():
-        pytest.skip(f"no shared data folder at {SHARED}")
+        pytest.skip("the project's shared data folder (shared/data beside the repository) is not present; "
+                    "these tests compare the shipped files with the original downloads kept there")
     return SHARED
 
 
@@ -392,7 +393,7 @@ def test_concat_of_frames_with_problems_works(use_checker):
 def test_real_checker_flags_strehlow_cook():
     features = pytest.importorskip("bdl.features")
     if not hasattr(features, "find_formula_problems"):
-        pytest.skip("bdl.features has no find_formula_problems yet")
+        pytest.skip("this version of bdl.features cannot list bad formulas (find_formula_problems is missing)")
     with pytest.warns(bd.FormulaWarning, match="In1p1"):
         frame = bd.load_strehlow_cook()
     problems = frame.attrs["formula_problems"]

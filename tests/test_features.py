@@ -16,7 +16,7 @@ from bdl.data import load_matbench_expt_gap
 from bdl.errors import FormulaError, InputError
 from bdl.features import feature_names, featurize, featurize_dataframe, find_formula_problems, parse_formula
 
-matminer = pytest.importorskip("matminer")
+matminer = pytest.importorskip("matminer", reason="matminer, the reference featuriser (test extra: pip install '.[test]'), is not installed")
 from matminer.featurizers.composition import ElementProperty  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 

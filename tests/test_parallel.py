@@ -35,7 +35,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def client():
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason="Dask's distributed scheduler (pip install '.[distributed]') is not installed")
     with local_cluster(2, threads_per_worker=1) as c:
         yield c
 

@@ -8,16 +8,86 @@ README's design section for why.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
+#: TensorFlow's C++ start-up lines that say nothing to a user: they are printed by the runtime
+#: before Python logging exists (absl's "before InitializeLog" notice, oneDNN and CPU-feature
+#: notes, the CUDA stub's "no driver" notes and, on a machine without a GPU, the ``cuInit``
+#: error), so ``TF_CPP_MIN_LOG_LEVEL`` alone does not silence them.
+_STARTUP_NOISE = re.compile(
+    r"absl::InitializeLog|^[IW]\d{4} |cuInit|CUDA error|cuda_platform\.cc|cudart_stub\.cc|cuda_(dnn|fft|blas)\.cc"
+    r"|Unable to register cu|computation placer|cpu_feature_guard|^To enable the following instructions"
+    r"|rebuild TensorFlow with the appropriate compiler flags"
+)
+
+
+@contextlib.contextmanager
+def _quiet_cpp_startup(enabled: bool) -> Iterator[None]:
+    """Send file descriptor 2 to a temporary file while TensorFlow starts, then pass on every
+    line that is not start-up noise (a real error still reaches the terminal, only later)."""
+    if not enabled:
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr (some embedded interpreters): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            kept = [ln for ln in sink.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if ln.strip() and not _STARTUP_NOISE.search(ln)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+# The user's TF_CPP_MIN_LOG_LEVEL wins, and then TensorFlow's start-up output is left as it is.
+_USER_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
+with _quiet_cpp_startup(not _USER_LOG_LEVEL):
+    import keras  # noqa: E402
+    import tensorflow as tf  # noqa: E402
+    import tensorflow_probability as tfp  # noqa: E402
+
+    # the devices are found here, inside the filter (the cuInit error of a machine without a
+    # GPU is printed now, not at the first operation)
+    _GPUS = tf.config.list_physical_devices("GPU")
 
 tfd = tfp.distributions
+
+
+def _device_line() -> str | None:
+    """One line naming the GPU TensorFlow uses, or None on a CPU-only machine."""
+    if not _GPUS:
+        return None
+    try:
+        name = tf.config.experimental.get_device_details(_GPUS[0]).get("device_name", "")
+    except Exception:  # pragma: no cover - details are optional
+        name = ""
+    more = f" (of {len(_GPUS)} GPUs)" if len(_GPUS) > 1 else ""
+    return f"bdl: TensorFlow uses {_GPUS[0].name.replace('/physical_device:', '')}{more}" + (f", {name}" if name else "")
+
+
+_LINE = _device_line()
+if _LINE is not None:
+    print(_LINE, file=sys.stderr)
 
 
 class _DropRetracingNotes:
