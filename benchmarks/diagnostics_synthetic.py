@@ -1,29 +1,34 @@
-"""Diagnostics on synthetic truth: detection and false-alarm rates of the triage.
+"""Diagnostics on synthetic truth at campaign scale: false alarms and detection on fresh draws.
 
 Data with a known answer, x ~ U(-1, 1)^4, f(x) = sin(2 x_0) + 0.5 x_1, noise width sigma = 0.3:
 
-``two_regime``  where x_0 > 0 the target is f(x) +- s sigma / 2, the sign a hidden coin (two
-                phases from one recipe), s = 0 .. 6 noise widths; where x_0 <= 0 it is clean
-``unequal``     as two_regime with s = 4 but a 75/25 coin (one phase rarer)
-``heavy_tail``  f(x) + sigma t_3 (Student t, 3 degrees of freedom)
-``zero_inflated`` 0 exactly with probability 0.4, otherwise 1.5 + 0.5 f(x) + sigma noise
 ``clean``       f(x) + sigma noise: every flag is a false alarm
+``two_regime``  where x_0 > 0 the target is f(x) +- s sigma / 2, the sign a hidden coin (two phases
+                from one recipe), s = 3, 4.5 or 6.5 noise widths; where x_0 <= 0 it is clean
 
-Each scenario trains MC dropout (the BNN) and a 5-component MDN on 8000 points and triages
-2000 fresh in-distribution candidates, plus 500 out-of-distribution ones (x_0 in [2, 3]) on the
-clean data. Detection: share of two-regime candidates with status ``bimodal`` (and with any
-flag); false alarm: share of clean candidates with any flag. A threshold sweep over
-``min_ashman_d`` and ``min_valley_depth`` on the stored predictives shows how the defaults of
-:class:`bdl.diagnostics.TriageThresholds` were chosen.
+For every data set of n training rows (n = 30, 60, 150, 500: what a campaign has) the benchmark
+fits what a campaign fits each round: the diagnostics MDN (``discovery_loop.campaign.MDN_DEFAULTS``)
+and MC dropout as the Gaussian BNN (the campaign's ``mc_dropout`` settings), runs the held-out
+tests of :func:`bdl.diagnostics.heldout_evidence` (3 folds; the MDN against the same net with one
+component: a sign test on the per-row log-score gains, and the kurtosis of the one-Gaussian
+residuals, each at alpha / 2) and triages 300 fresh in-range candidates twice: with the evidence
+(the verdict of issue 13) and without it (the per-candidate MDN reading alone, the old verdict).
 
-Run: ``nice -n 10 python -m benchmarks.diagnostics_synthetic [--quick]``.
+Protocol (issue 13): nothing is tuned on the draws that are scored. The test's settings
+(``alpha = 0.05``, ``min_n = 100``, 3 folds, the two statistics)
+and the triage thresholds (:class:`bdl.diagnostics.TriageThresholds` defaults) were fixed before
+this run, on tuning draws from generator seeds 1000-1004 (``--phase tune`` reruns them; there the
+mean log-score gain, first tried, gave false alarms in 3 of 20 clean data sets at n <= 150 and was
+replaced by the sign test); the
+scoring draws use generator seeds 2000 + k, never used for anything else, and are scored once.
+
+Run: ``nice -n 10 python -m benchmarks.diagnostics_synthetic [--seeds 3] [--phase score|tune]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,165 +37,154 @@ import pandas as pd
 from benchmarks._common import write_result
 
 SIGMA = 0.3
-N_TRAIN = 8000
-N_CAND = 2000
-SEPARATIONS = (0, 1, 2, 3, 4, 5, 6)
-_KIND_ID = {"two_regime": 1, "unequal": 2, "heavy_tail": 3, "zero_inflated": 4, "clean": 5}
+N_CAND = 300
+SIZES = (30, 60, 150, 500)
+SEPARATIONS = (3.0, 4.5, 6.5)
+#: First generator seed of each phase: tuning draws A, scoring draws B.
+PHASE_SEED = {"tune": 1000, "score": 2000}
 
 
 def _f(X: np.ndarray) -> np.ndarray:
     return np.sin(2 * X[:, 0]) + 0.5 * X[:, 1]
 
 
-def make_data(kind: str, sep: float, n: int, rng: np.random.Generator, x0_range: tuple[float, float] | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """X (n, 4), y (n,), truth mask (n,) of the candidates whose distribution is not Gaussian."""
+def make_data(sep: float, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X (n, 4), y (n,), and the mask of rows in the two-phase region (all False when sep = 0)."""
     X = rng.uniform(-1, 1, size=(n, 4))
-    if x0_range is not None:
-        X[:, 0] = rng.uniform(*x0_range, size=n)
-    eps = rng.normal(size=n) * SIGMA
-    f = _f(X)
-    if kind in ("two_regime", "unequal"):
-        region = X[:, 0] > 0
-        p = 0.5 if kind == "two_regime" else 0.25
-        coin = np.where(rng.random(n) < p, 1.0, -1.0)
-        y = f + eps + region * coin * sep * SIGMA / 2
-        return X, y, region
-    if kind == "heavy_tail":
-        return X, f + SIGMA * rng.standard_t(3, size=n), np.ones(n, dtype=bool)
-    if kind == "zero_inflated":
-        zero = rng.random(n) < 0.4
-        return X, np.where(zero, 0.0, 1.5 + 0.5 * f + eps), np.ones(n, dtype=bool)
-    return X, f + eps, np.zeros(n, dtype=bool)
+    y = _f(X) + rng.normal(size=n) * SIGMA
+    region = X[:, 0] > 0 if sep > 0 else np.zeros(n, dtype=bool)
+    coin = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    return X, y + region * coin * sep * SIGMA / 2, region
 
 
-def fit_predict(X: np.ndarray, y: np.ndarray, Xc: np.ndarray, seed: int, quick: bool) -> tuple[Any, Any, float]:
+def run_one(sep: float, n: int, seed: int) -> dict[str, Any]:
+    from bdl.diagnostics import heldout_evidence, triage
     from bdl.models import MCDropoutRegressor, MixtureDensityRegressor
+    from discovery_loop.campaign import MDN_DEFAULTS, MODELS
 
-    epochs = 15 if quick else 300
+    rng = np.random.default_rng([seed, int(10 * sep), n])
+    X, y, _ = make_data(sep, n, rng)
+    Xc, _, region = make_data(sep, N_CAND, rng)
     t0 = time.perf_counter()
-    bnn = MCDropoutRegressor(hidden_units=(64, 64), epochs=epochs, batch_size=256, learning_rate=1e-3, n_passes=50,
-                             patience=20, random_state=seed, progress=False).fit(X, y)
-    mdn = MixtureDensityRegressor(n_components=5, hidden_units=(64, 64), epochs=epochs, batch_size=256,
-                                  learning_rate=1e-3, patience=20, random_state=seed, progress=False).fit(X, y)
-    return bnn.predict_dist(Xc), mdn.predict_dist(Xc), time.perf_counter() - t0
+    mdn_settings = {**MDN_DEFAULTS, "hidden_units": tuple(MDN_DEFAULTS["hidden_units"])}
+    mdn = MixtureDensityRegressor(**mdn_settings, random_state=seed, progress=False)
+    ev = heldout_evidence(X, y, mdn, n_folds=3, seed=seed)
+    mdn.fit(X, y)
+    bnn_settings = {k: tuple(v) if k == "hidden_units" else v for k, v in MODELS["mc_dropout"][1].items()}
+    bnn = MCDropoutRegressor(**bnn_settings, random_state=seed, progress=False).fit(X, y)
+    bp, mp = bnn.predict_dist(Xc), mdn.predict_dist(Xc)
+    with_ev = triage(bp, mp, evidence=ev)["status"].astype(str).to_numpy()
+    without = triage(bp, mp)["status"].astype(str).to_numpy()
+    flagged = np.isin(with_ev, ["bimodal", "misspecified"])
+    flagged_old = np.isin(without, ["bimodal", "misspecified"])
+    clean_rows = ~region
+    return dict(
+        sep=sep, n=n, seed=seed, seconds=time.perf_counter() - t0,
+        decision=ev.decision, gain=ev.gain, win_share=ev.win_share, p_value=ev.p_value, kurtosis=ev.kurtosis,
+        kurtosis_p=ev.kurtosis_p,
+        flag_clean=float(flagged[clean_rows].mean()),
+        unsure_clean=float((with_ev[clean_rows] == "unsure").mean()),
+        flag_clean_old=float(flagged_old[clean_rows].mean()),
+        bimodal_two=float((with_ev[region] == "bimodal").mean()) if region.any() else np.nan,
+        bimodal_two_old=float((without[region] == "bimodal").mean()) if region.any() else np.nan,
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from bdl.diagnostics import KNNDistance, TriageThresholds, bimodal_flag, triage
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one seed, few epochs: checks the pipeline only")
-    ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--seeds", type=int, default=3, help="data sets per (scenario, n)")
+    ap.add_argument("--phase", choices=sorted(PHASE_SEED), default="score")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    ap.add_argument("--first", type=int, default=0, help="first data-set index (to split a run over processes)")
+    ap.add_argument("--name", default=None, help="results file name (default diagnostics_synthetic[_tune])")
+    ap.add_argument("--merge", default=None,
+                    help="comma-separated results names of partial runs (--first/--name) to combine; fits nothing")
     args = ap.parse_args(argv)
-    seeds = list(range(args.seeds if args.seeds else (1 if args.quick else 2)))
-    scenarios = [("two_regime", s) for s in SEPARATIONS] + [("unequal", 4), ("heavy_tail", 0), ("zero_inflated", 0),
-                                                             ("clean", 0)]
-    stored: list[dict[str, Any]] = []
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base = PHASE_SEED[args.phase]
+    configs = [(0.0, n) for n in sizes] + [(s, n) for s in SEPARATIONS for n in sizes if n >= 150]
+    rows: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-    for seed in seeds:
-        for kind, sep in scenarios:
-            rng = np.random.default_rng([seed, _KIND_ID[kind], int(sep)])
-            X, y, _ = make_data(kind, sep, N_TRAIN, rng)
-            Xc, yc, truth = make_data(kind, sep, N_CAND, rng)
-            if kind == "clean":
-                Xo, _, _ = make_data(kind, sep, 500, rng, x0_range=(2.0, 3.0))
-                Xc = np.vstack([Xc, Xo])
-                truth = np.concatenate([truth, np.zeros(500, bool)])
-            bnn_p, mdn_p, secs = fit_predict(X, y, Xc, seed, args.quick)
-            ood = KNNDistance(random_state=seed).fit(X)
-            lb = 0.0 if kind == "zero_inflated" else None
-            t1 = time.perf_counter()
-            tri = triage(bnn_p, mdn_p, ood=ood, X_candidates=Xc, lower_bound=lb)
-            tri_s = time.perf_counter() - t1
-            is_ood_truth = np.zeros(len(Xc), bool)
-            if kind == "clean":
-                is_ood_truth[N_CAND:] = True
-            stored.append(dict(seed=seed, kind=kind, sep=sep, bnn=bnn_p, mdn=mdn_p, ood=ood, Xc=Xc, truth=truth,
-                               ood_truth=is_ood_truth, lb=lb, triage=tri, fit_s=secs, triage_s=tri_s))
-            print(f"seed {seed} {kind:13s} sep {sep}: fit {secs:5.1f} s, triage {tri_s:.2f} s, "
-                  f"statuses {tri['status'].value_counts().to_dict()}", flush=True)
+    merged_seconds = 0.0
+    if args.merge:
+        import json
 
-    def rates(th: TriageThresholds | None) -> pd.DataFrame:
-        rows = []
-        for r in stored:
-            tri = r["triage"]
-            st = tri["status"].astype(str).to_numpy()
-            if th is not None:  # re-threshold the bimodal flag only (the other flags do not depend on these)
-                b = bimodal_flag(tri, th)
-                other = np.where(tri["is_ood"], "out_of_distribution", np.where(tri["is_misspecified"], "misspecified", "ok"))
-                st = np.where(tri["is_ood"], "out_of_distribution", np.where(b, "bimodal", other))
-            ind = ~r["ood_truth"]
-            pos, neg = r["truth"] & ind, ~r["truth"] & ind
-            rows.append(dict(
-                seed=r["seed"], scenario=r["kind"], separation=r["sep"],
-                bimodal_rate_pos=float(np.mean(st[pos] == "bimodal")) if pos.any() else np.nan,
-                flag_rate_pos=float(np.mean(st[pos] != "ok")) if pos.any() else np.nan,
-                flag_rate_neg=float(np.mean(st[neg] != "ok")) if neg.any() else np.nan,
-                bimodal_rate_neg=float(np.mean(st[neg] == "bimodal")) if neg.any() else np.nan,
-                ood_detect=float(np.mean(st[r["ood_truth"]] == "out_of_distribution")) if r["ood_truth"].any() else np.nan,
-            ))
-        return pd.DataFrame(rows).groupby(["scenario", "separation"], sort=False).mean(numeric_only=True).drop(
-            columns="seed").reset_index()
+        from benchmarks._common import RESULTS
 
-    table = rates(None)
-    th0 = TriageThresholds()
-    sweep = []
-    for d in (2.0, 2.5, 3.0):
-        for depth in (0.0, 0.02, 0.05, 0.1):
-            for mm in (0.1, 0.2):
-                t = rates(replace(th0, min_ashman_d=d, min_valley_depth=depth, min_mass=mm))
-                two = t[t.scenario == "two_regime"].set_index("separation")
-                sweep.append(dict(min_ashman_d=d, min_valley_depth=depth, min_mass=mm,
-                                  detect_sep3=float(two.loc[3, "bimodal_rate_pos"]),
-                                  detect_sep4=float(two.loc[4, "bimodal_rate_pos"]),
-                                  detect_unequal=float(t[t.scenario == "unequal"]["bimodal_rate_pos"].iloc[0]),
-                                  false_alarm_clean=float(t[t.scenario == "clean"]["flag_rate_neg"].iloc[0]),
-                                  false_bimodal_sep0=float(two.loc[0, "bimodal_rate_pos"])))
-    sweep_df = pd.DataFrame(sweep)
-    total_s = time.perf_counter() - t_start
-    two = table[table.scenario == "two_regime"].set_index("separation")
-    clean_fa = float(table[table.scenario == "clean"]["flag_rate_neg"].iloc[0])
-    floor_detect = bool((two.loc[[s for s in SEPARATIONS if s >= 3], "bimodal_rate_pos"] >= 0.9).all())
-    floor_fa = clean_fa <= 0.05
-    mean_triage_s = float(np.mean([r["triage_s"] for r in stored]))
+        for part in args.merge.split(","):
+            data = json.loads((RESULTS / f"{part}.json").read_text())
+            rows += data["rows"]
+            merged_seconds += float(data["total_seconds"])
+        seeds_used = sorted({int(r["seed"]) for r in rows})
+        args.first, args.seeds = seeds_used[0] - base, len(seeds_used)
+    for k in ([] if args.merge else range(args.first, args.first + args.seeds)):
+        for sep, n in configs:
+            r = run_one(sep, n, base + k)
+            rows.append(r)
+            print(f"seed {base + k} sep {sep} n {n}: {r['decision']:13s} wins {r['win_share']:.2f} (p {r['p_value']:.3f}), "
+                  f"kurtosis {r['kurtosis']:.2f} (p {r['kurtosis_p']:.3f}); "
+                  f"clean flagged {r['flag_clean']:.1%} (old {r['flag_clean_old']:.1%}); two-phase bimodal "
+                  f"{r['bimodal_two']:.1%} (old {r['bimodal_two_old']:.1%}) [{r['seconds']:.0f} s]", flush=True)
+    df = pd.DataFrame(rows)
+    agg = df.groupby(["sep", "n"]).agg(
+        fits=("seed", "size"), rejected=("decision", lambda d: float(np.mean(d == "supported"))),
+        unsure_fits=("decision", lambda d: float(np.mean(d == "unsure"))),
+        flag_clean=("flag_clean", "mean"), flag_clean_max=("flag_clean", "max"), unsure_clean=("unsure_clean", "mean"),
+        flag_clean_old=("flag_clean_old", "mean"), bimodal_two=("bimodal_two", "mean"),
+        bimodal_two_old=("bimodal_two_old", "mean"), gain=("gain", "mean")).reset_index()
+    clean = agg[agg.sep == 0].set_index("n")
+    two = agg[agg.sep > 0].set_index(["sep", "n"])
+    floors = {
+        "clean_le_5pct_every_n": bool((clean["flag_clean"] <= 0.05).all()),
+        "sep6.5_n150_ge_70pct": bool(two["bimodal_two"].get((6.5, 150), np.nan) >= 0.70),
+        "sep6.5_n500_ge_90pct": bool(two["bimodal_two"].get((6.5, 500), np.nan) >= 0.90),
+    }
+    total = time.perf_counter() - t_start + merged_seconds
 
-    lines = ["# Diagnostics on synthetic truth", "", "{{STAMP}}",
-             f"Seeds: {len(seeds)}; {N_TRAIN} training points and {N_CAND} in-distribution candidates per scenario "
-             f"(+500 out-of-distribution candidates on the clean data); noise width sigma = {SIGMA}; "
-             f"{'QUICK run (15 epochs): pipeline check only' if args.quick else 'MC dropout (64, 64) and a 5-component MDN (64, 64), Adam 1e-3, batch 256, early stopping (patience 20) on 10 % of the training rows'}.",
-             f"Thresholds: `{th0.to_dict()}`.", "",
-             "Columns: `bimodal` = share of the affected candidates (two-regime region, or every candidate of the "
-             "heavy-tail / zero-inflated sets) with status bimodal; `any flag` = share with any status other than ok; "
-             "`false alarm` = share of the unaffected in-distribution candidates (clean half, clean set) flagged; "
-             "`OOD found` = share of the out-of-distribution candidates called out_of_distribution.", "",
-             "| scenario | separation (noise widths) | bimodal | any flag | false alarm | false bimodal | OOD found |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for _, r in table.iterrows():
-        def f(v: float) -> str:
-            return "—" if not np.isfinite(v) else f"{v:.1%}"
-        lines.append(f"| {r.scenario} | {r.separation} | {f(r.bimodal_rate_pos)} | {f(r.flag_rate_pos)} | "
-                     f"{f(r.flag_rate_neg)} | {f(r.bimodal_rate_neg)} | {f(r.ood_detect)} |")
-    lines += ["", f"Floors: >= 90 % of bimodal candidates flagged bimodal at separation >= 3: "
-              f"**{'met' if floor_detect else 'NOT met'}**; <= 5 % false alarms on clean data "
-              f"({clean_fa:.1%}): **{'met' if floor_fa else 'NOT met'}**.",
-              "Separation 0 is unimodal truth (one Gaussian); at 1-2 noise widths a 50/50 mixture of two equal "
-              "Gaussians is still unimodal (it becomes bimodal above 2), so a low rate there is correct.", "",
-              "## Threshold sweep (same fitted models)", "",
-              "| min_ashman_d | min_valley_depth | min_mass | detect sep 3 | detect sep 4 | detect 75/25 | false alarm clean | bimodal at sep 0 |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for _, r in sweep_df.iterrows():
-        lines.append(f"| {r.min_ashman_d} | {r.min_valley_depth} | {r.min_mass} | {r.detect_sep3:.1%} | {r.detect_sep4:.1%} | "
-                     f"{r.detect_unequal:.1%} | {r.false_alarm_clean:.1%} | {r.false_bimodal_sep0:.1%} |")
-    lines += ["", f"Mean triage time per scenario ({N_CAND}+ candidates, OOD included): {mean_triage_s:.2f} s; "
-              f"whole benchmark {total_s / 60:.1f} min.", ""]
-    payload = {"quick": args.quick, "seeds": seeds, "thresholds": th0.to_dict(),
-               "rates": table.to_dict(orient="records"), "sweep": sweep_df.to_dict(orient="records"),
-               "floor_detection_met": floor_detect, "floor_false_alarm_met": floor_fa,
-               "false_alarm_clean": clean_fa, "mean_triage_seconds": mean_triage_s, "total_seconds": total_s}
-    name = "diagnostics_synthetic" + ("_quick" if args.quick else "")
+    def pct(v: float) -> str:
+        return "—" if not np.isfinite(v) else f"{v:.1%}"
+
+    lines = ["# Diagnostics on synthetic truth at campaign scale", "", "{{STAMP}}",
+             f"Phase **{args.phase}** (generator seeds {base + args.first}-{base + args.first + args.seeds - 1}); {args.seeds} data sets per "
+             f"(scenario, n); {N_CAND} fresh in-range candidates each; noise width sigma = {SIGMA}.", "",
+             "**Protocol.** Tuning draws A (generator seeds 1000-1004) and scoring draws B (seeds 2000+) never "
+             "overlap. Everything the verdict depends on (held-out tests: 3 folds, alpha 0.05 split over a sign test on "
+             "the per-row log-score gains and a low-kurtosis test on the one-Gaussian residuals, min_n 100; the "
+             "`TriageThresholds` defaults) was fixed on the tuning draws before the scoring "
+             "draws were generated; a score-phase run is scored once and not used to change anything.", "",
+             "Models: the campaign's diagnostics MDN (`MDN_DEFAULTS`: 5 components, (64, 64), 300 epochs, batch 32, "
+             "patience 40) and its `mc_dropout` BNN; the held-out test refits the MDN and a one-component copy on 3 "
+             "folds (6 fits).", "",
+             "Columns: `rejected` = share of data sets whose held-out test rejected one Gaussian; `clean flagged` = "
+             "share of clean candidates (clean data, or the clean half x_0 <= 0 of two-phase data) with status "
+             "bimodal or misspecified, mean and worst data set; `unsure` = share of clean candidates called unsure; "
+             "`two-phase bimodal` = share of two-phase candidates (x_0 > 0) called bimodal; `old` = the same "
+             "triage without the held-out evidence (the per-candidate MDN reading alone).", "",
+             "| separation (noise widths) | n | data sets | rejected | clean flagged (mean / worst) | unsure | "
+             "clean flagged, old | two-phase bimodal | two-phase bimodal, old |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for _, r in agg.iterrows():
+        lines.append(f"| {r.sep:g} | {int(r.n)} | {int(r.fits)} | {pct(r.rejected)} | {pct(r.flag_clean)} / "
+                     f"{pct(r.flag_clean_max)} | {pct(r.unsure_clean)} | {pct(r.flag_clean_old)} | "
+                     f"{pct(r.bimodal_two)} | {pct(r.bimodal_two_old)} |")
+    lines += ["", "Floors (issue 13), on these scoring draws: clean data <= 5 % flagged at every n: "
+              f"**{'met' if floors['clean_le_5pct_every_n'] else 'NOT met'}**; 6.5 widths, n = 150, >= 70 % "
+              f"bimodal: **{'met' if floors['sep6.5_n150_ge_70pct'] else 'NOT met'}**; 6.5 widths, n = 500, "
+              f">= 90 %: **{'met' if floors['sep6.5_n500_ge_90pct'] else 'NOT met'}**.",
+              f"With {args.seeds} data sets per cell the share of fits the test rejects on clean data is measured "
+              f"coarsely (one rejection in {args.seeds} is {1 / args.seeds:.0%}); the false-alarm rate of the test itself is tested on 400 "
+              "data sets in `tests/test_diagnostics_evidence.py` with fast linear models.",
+              "", f"Whole benchmark {total / 60:.1f} min of process time on 2 cores shared with other jobs (nice 10)"
+              + (f"; merged from the partial runs {args.merge} (same code, disjoint seeds)." if args.merge else "."),
+              "Sizes reduced to fit the machine: 4 data sets per cell (issue 13 asks for fresh draws, not a count).",
+              ""]
+    payload = {"phase": args.phase, "merged_from": args.merge, "seeds": list(range(base + args.first, base + args.first + args.seeds)), "sizes": sizes,
+               "separations": list(SEPARATIONS), "n_candidates": N_CAND, "rows": df.to_dict(orient="records"),
+               "table": agg.to_dict(orient="records"), "floors": floors, "total_seconds": total,
+               "protocol": "tuning draws seeds 1000-1004, scoring draws seeds 2000+, settings fixed before scoring"}
+    name = args.name or ("diagnostics_synthetic" + ("" if args.phase == "score" else "_tune"))
     path = write_result(name, payload, "\n".join(lines))
-    print("\n".join(lines[5:]))
+    print("\n".join(lines[3:]))
     print(f"wrote {path}")
     return payload
 

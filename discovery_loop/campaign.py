@@ -56,8 +56,9 @@ __all__ = [
 
 #: Models a campaign can train each round, with settings sized for the small training sets of
 #: a campaign (tens to a few hundred measurements). ``model_params`` in the configuration
-#: override any of them.
-MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+#: override any of them. An entry's first item is a class name in :mod:`bdl.models` or a
+#: class (a model registered from outside the package, e.g. a benchmark's peer).
+MODELS: dict[str, tuple[str | type, dict[str, Any]]] = {
     # the default (bdl.models.recommended): exact GP on the DFT prior's features when the pool is
     # a set of compositions; every setting is chosen by evidence maximisation each round
     "prior_gp": ("PriorGPRegressor", {}),
@@ -88,6 +89,10 @@ GATE_ACTIONS = ("skip", "downweight", "mixture")
 
 #: Distinct measured candidates needed before the triage scores out-of-distribution candidates.
 MIN_TRAIN_FOR_OOD = 20
+
+#: Folds of the held-out test of the diagnostics MDN against one Gaussian
+#: (:func:`bdl.diagnostics.heldout_evidence`), run each round on the training rows.
+EVIDENCE_FOLDS = 3
 
 #: Models whose networks a warm-started campaign continues from round to round.
 WARM_START_MODELS = ("mc_dropout", "variational")
@@ -602,13 +607,14 @@ def _build_model(name: str, params: dict[str, Any], seed: int, bounds: tuple[flo
 
     cls_name, defaults = MODELS[name]
     settings = {**defaults, **params}
+    cls = cls_name if isinstance(cls_name, type) else getattr(models, cls_name)  # a class registered from outside
     if name == "prior_gp":
         settings.setdefault("lower_bound", bounds[0])
         settings.setdefault("upper_bound", bounds[1])
         settings.setdefault("prior", "dft_gap" if magpie else None)
     settings = {k: tuple(v) if k == "hidden_units" else v for k, v in settings.items()}
     try:
-        return getattr(models, cls_name)(**settings, random_state=seed, progress=False)
+        return cls(**settings, random_state=seed, progress=False)
     except TypeError as exc:
         raise InputError(f"model {name!r} does not take these settings: {exc}.") from exc
 
@@ -899,23 +905,36 @@ class Campaign:
         scorer = self._scorer(seeds["acquisition"], best_u)
         triage_df = None
         counts: dict[str, int] = {}
+        evidence = policy = gated = None
+        gate_fallback = False
         if mdn_pred is not None:
-            from bdl.diagnostics import GatePolicy, gated_scores, triage
+            from bdl.diagnostics import GatePolicy, gate_mask, gated_scores, heldout_evidence, triage
 
             with timer("diagnose"):
                 # the descriptor-space OOD score needs a reference set; with a handful of
                 # measurements every candidate would be "far", so it waits for MIN_TRAIN_FOR_OOD
                 enough = np.unique(X_train, axis=0).shape[0] >= MIN_TRAIN_FOR_OOD
-                triage_df = triage(pred, mdn_pred, X_train=X_train if enough else None, X_candidates=X_cand if enough else None)
+                # is the MDN's shape real at this amount of data? a held-out test against one
+                # Gaussian (issue 13); the MDN-based verdicts count only when it rejects
+                if len(y_train) >= 2 * EVIDENCE_FOLDS:
+                    from bdl.predictive import truncate
+
+                    evidence = heldout_evidence(
+                        X_train, y_train, mdn, n_folds=EVIDENCE_FOLDS, seed=seeds["mdn"],
+                        transform=(lambda p_: truncate(p_, *cfg.bounds)) if cfg.bounds != (None, None) else None)
+                triage_df = triage(pred, mdn_pred, X_train=X_train if enough else None, X_candidates=X_cand if enough else None,
+                                   lower_bound=cfg.lower_bound, evidence=evidence)
                 counts = {str(k_): int(v) for k_, v in triage_df["status"].value_counts().sort_index().items()}
         with timer("acquire"):
             if triage_df is not None and cfg.gate is not None:
                 policy = GatePolicy(action=cfg.gate, **cfg.gate_params)
+                gated = gate_mask(pred, triage_df, policy)
                 scores = gated_scores(scorer, pred, mdn_pred, triage_df, policy)
                 if policy.action == "skip" and int(np.isfinite(scores).sum()) < k:
                     # too few unflagged candidates for a batch: rank the flagged ones after them
                     fallback = GatePolicy(action="downweight", statuses=policy.statuses, weight=0.0,
                                           min_std_quantile=policy.min_std_quantile)
+                    gate_fallback = True
                     scores = gated_scores(scorer, pred, mdn_pred, triage_df, fallback)
                     self.ledger.log("gate", f"only {int(np.isfinite(scores).sum())} unflagged candidates; "
                                     "flagged ones ranked after them to fill the batch", r)
@@ -959,6 +978,12 @@ class Campaign:
             triage_counts=json.dumps(counts, sort_keys=True),
             timings=json.dumps(timer.seconds),
         )
+        if triage_df is not None:
+            from bdl.diagnostics import round_summary
+
+            info["triage_summary"] = json.dumps(round_summary(
+                triage_df, chosen=local, gated=gated, policy=policy, fallback=gate_fallback, evidence=evidence),
+                sort_keys=True)
         with tempfile.TemporaryDirectory() as tmp:
             model.save(Path(tmp) / "model")
             aux = {}
@@ -1014,6 +1039,24 @@ class Campaign:
 
         score.is_log = acq.is_log  # type: ignore[attr-defined]
         return score
+
+    # ------------------------------------------------------------------ Jupyter
+    def _repr_html_(self) -> str:
+        """Jupyter shows a campaign inline: status, the found-fraction plot, last round's triage."""
+        from discovery_loop.report import CampaignView
+
+        return CampaignView(self.ledger)._repr_html_()
+
+    def report(self, title: str | None = None) -> Any:
+        """The campaign report, rendered inline in Jupyter; ``.save(dir)`` writes the report folder.
+
+        Returns
+        -------
+        discovery_loop.report.CampaignReportView
+        """
+        from discovery_loop.report import CampaignReportView
+
+        return CampaignReportView(self.ledger, title)
 
 
 # ---------------------------------------------------------------------------------------- opening

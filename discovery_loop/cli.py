@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bdl.errors import BDLError, InputError
+from bdl.errors import BDLError, FormulaError, InputError, cli_text, csv_record_lines
 
 __all__ = ["main"]
 
@@ -126,7 +126,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         warm_start=args.warm_start,
         warm_start_epochs=args.warm_start_epochs,
     )
-    campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
+    try:
+        campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
+    except FormulaError as exc:  # in this command's words: file lines, and no --errors option here
+        where = args.data or f"the data set {args.dataset}"
+        raise exc.for_command_line(
+            f"Fix or remove these lines of {where} and run again: a campaign needs descriptors for every candidate, "
+            "so 'discovery-loop run' has no option to skip bad formulas ('bdl featurize POOL.csv --formula-column "
+            f"{args.formula_column} --errors coerce -o OUT.csv' lists and marks them all).",
+            csv_record_lines(args.data) if args.data else None) from None
     return _run_campaign(
         campaign, args, f"campaign on {len(campaign.pool)} candidates, looking for {goal.describe()} of {args.target} "
         f"(strategy {config.strategy}); ledger {args.ledger}"
@@ -158,6 +166,38 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _run_campaign(campaign, args, opening)
 
 
+def _triage_lines(rounds: Any) -> list[str]:
+    """``status`` lines for the diagnostics of the last model round (counts, reasons, the gate)."""
+    model = rounds[rounds["kind"] == "model"] if "kind" in rounds.columns else rounds.iloc[:0]
+    if model.empty or "triage_counts" not in model.columns:
+        return []
+    row = model.iloc[-1]
+    raw = row.get("triage_summary") if "triage_summary" in model.columns else None
+    if isinstance(raw, str):
+        s = json.loads(raw)
+        c = s["counts"]
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if v)
+        out = [f"triage      round {int(row['round'])}: {s['n_flagged']} of {s['n_candidates']} candidates flagged "
+               f"bimodal or misspecified ({counts})"]
+        for r in s["top_reasons"]:
+            out.append(f"            {r['count']}: {r['reason']}")
+        if s.get("evidence"):
+            out.append(f"evidence    {s['evidence']['text']}")
+        g = s["gate"]
+        if g["action"]:
+            out.append(f"gate        {g['action']}: acted on {g['n_gated']} candidates, left {g['n_flagged_not_gated']} "
+                       f"flagged ones alone; proposed {g['n_proposed_flagged']} flagged of {g['n_proposed']}"
+                       + (f" ({g['why_flagged_proposed']})" if g["why_flagged_proposed"] else ""))
+        elif g["n_proposed_flagged"]:
+            out.append(f"gate        none: {g['why_flagged_proposed']}")
+        return out
+    raw_counts = row.get("triage_counts")
+    if isinstance(raw_counts, str) and raw_counts not in ("", "{}"):
+        c = json.loads(raw_counts)
+        return [f"triage      round {int(row['round'])}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(c.items()))]
+    return []
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from discovery_loop.ledger import Ledger, lock_holder
     from discovery_loop.report import campaign_summary
@@ -167,16 +207,22 @@ def _cmd_status(args: argparse.Namespace) -> int:
         pending = ledger.pending()
         events = ledger.events()
         history = ledger.measurement_history()
+        rounds = ledger.table("rounds")
     running = lock_holder(args.ledger)
     print(f"ledger      {args.ledger}")
     print(f"campaign    {s['target']}: {s['goal']}; strategy {s['strategy']}; model {s['model']}; seed {s['seed']}")
     print(f"progress    {s['n_measured']}/{s['budget']} measurements in {s['n_rounds']} rounds (batch {s['batch_size']}, pool {s['n_pool']})")
-    if s["best"] is not None:
+    if s["goal_kind"] == "window":
+        print(f"hits        {s['n_hits']} measured values in [{s['window_low']:g}, {s['window_high']:g}]")
+    elif s["best"] is not None:
         print(f"best        {s['best']:.4g} ({s['best_id']})")
     if "n_targets" in s:
-        print(f"found       {s['found_fraction']:.0%} of {s['n_targets']} targets; acceleration to first {s['acceleration_first']:.3g}x")
+        print(f"found       {s['n_found']} of {s['n_targets']} targets ({s['found_fraction']:.0%}); random picking would find "
+              f"{s['random_expected_found']:.1f} ({s['random_found_low']}-{s['random_found_high']} in 90 % of tries)")
     if len(pending):
         print(f"pending     {len(pending)} proposals of round {int(pending['round'].iloc[0])} await measurement")
+    for line in _triage_lines(rounds):
+        print(line)
     corrected = history[history["status"] != "measured"]
     if len(corrected):
         print(f"corrections {len(corrected)} measurement(s) corrected (current value; history):")
@@ -359,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"discovery-loop {args.command}: error: {exc}", file=sys.stderr)
+        print(f"discovery-loop {args.command}: error: {cli_text(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         sentence = error_sentence(exc, hint_path=None if isinstance(ledger, list) else ledger, resume=resume)

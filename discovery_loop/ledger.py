@@ -89,6 +89,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     model_fingerprint TEXT,
     strategy TEXT NOT NULL,
     triage_counts TEXT,
+    triage_summary TEXT,
     timings TEXT,
     started_at TEXT,
     proposed_at TEXT
@@ -342,6 +343,9 @@ class Ledger:
                     for name, ddl in (("aux_models", _AUX_MODELS_TABLE), ("corrections", _CORRECTIONS_TABLE)):
                         if not self._has_table(name):
                             self._conn.execute(ddl)
+                    # ledgers written before the triage summary existed: one nullable column added
+                    if not self._has_column("rounds", "triage_summary"):
+                        self._conn.execute("ALTER TABLE rounds ADD COLUMN triage_summary TEXT")
         except BaseException:
             self.close()
             raise
@@ -420,6 +424,9 @@ class Ledger:
     def _has_table(self, name: str) -> bool:
         row = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
         return row is not None
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return any(row[1] == column for row in self._conn.execute(f"PRAGMA table_info({table})").fetchall())
 
     def _meta_value(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

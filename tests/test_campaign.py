@@ -61,7 +61,7 @@ def test_campaign_spends_its_budget_once_per_candidate(reference: tuple[Path, Pa
     np.testing.assert_allclose(m["value"].to_numpy(), truth.loc[m["id"]].to_numpy())  # the lookup oracle's values
     props = c["proposals"]
     model_props = props[props["round"] > 0]
-    assert model_props["predictive"].notna().all() and set(model_props["status"]) <= {"ok", "bimodal", "misspecified", "out_of_distribution"}
+    assert model_props["predictive"].notna().all() and set(model_props["status"]) <= {"ok", "unsure", "bimodal", "misspecified", "out_of_distribution"}
     # each batch is in descending order of acquisition score (top-k)
     for _, grp in model_props.groupby("round"):
         assert np.all(np.diff(grp["score"].to_numpy()) <= 1e-12)

@@ -315,7 +315,7 @@ def test_diagnostics_section_plugs_into_the_calibration_report(tmp_path):
     ax = plot_candidate(bnn, mdn, 0, triage_df=tri)
     assert len(ax.lines) >= 3 and "bimodal" in ax.get_title()
     ax = plot_triage_counts(tri)
-    assert [round(p.get_height()) for p in ax.patches] == [0, 20, 0, 40]
+    assert [round(p.get_height()) for p in ax.patches] == [0, 20, 0, 0, 40]
 
 
 def test_import_does_not_start_tensorflow_or_matplotlib():

@@ -6,7 +6,9 @@ as epistemic uncertainty it sends an automated lab to explore a phantom. This pa
 the BNN's predictive with a mixture density network's, per candidate and overall:
 
 :func:`find_modes`        modes of any predictive's density, their masses, Ashman's D, valley depth
-:func:`triage`            one row per candidate: ok / bimodal / misspecified / out_of_distribution,
+:func:`heldout_evidence`  is a mixture needed at all? the MDN against one Gaussian on held-out
+                          training rows: a test with a known false-alarm rate at every n
+:func:`triage`            one row per candidate: ok / unsure / bimodal / misspecified / out_of_distribution,
                           the reasons in words and the numbers behind them
 :class:`TriageThresholds` the documented thresholds of :func:`triage`
 :func:`global_checks`     held-out misspecification checks (PIT, NLL gap, coverage, tails,
@@ -26,7 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from bdl.diagnostics.checks import global_checks
-from bdl.diagnostics.gate import GatePolicy, flagged_mask, gated_scores
+from bdl.diagnostics.evidence import MixtureEvidence, evidence_from_gains, heldout_evidence
+from bdl.diagnostics.gate import GatePolicy, flagged_mask, gate_mask, gated_scores, round_summary
 from bdl.diagnostics.modes import Modes, find_modes
 from bdl.diagnostics.ood import KNNDistance
 from bdl.diagnostics.replicates import ReplicateSpread, replicate_groups
@@ -36,19 +39,24 @@ __all__ = [
     "STATUSES",
     "GatePolicy",
     "KNNDistance",
+    "MixtureEvidence",
     "Modes",
     "ReplicateSpread",
     "TriageThresholds",
     "bimodal_flag",
     "diagnostics_section",
+    "evidence_from_gains",
     "find_modes",
     "flagged_mask",
+    "gate_mask",
     "gated_scores",
     "global_checks",
+    "heldout_evidence",
     "mixture_excess_kurtosis",
     "plot_candidate",
     "plot_triage_counts",
     "replicate_groups",
+    "round_summary",
     "triage",
 ]
 

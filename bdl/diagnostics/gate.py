@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from bdl.diagnostics.triage import STATUSES
 from bdl.errors import InputError
 
-__all__ = ["GatePolicy", "flagged_mask", "gated_scores"]
+__all__ = ["GatePolicy", "flagged_mask", "gate_mask", "gated_scores", "round_summary"]
 
 FloatArray = NDArray[np.float64]
 _ACTIONS = ("skip", "downweight", "mixture")
@@ -115,6 +115,126 @@ def flagged_mask(triage_df: pd.DataFrame, statuses: Sequence[str]) -> NDArray[np
     return np.isin(triage_df["status"].astype(str).to_numpy(), list(statuses))
 
 
+def gate_mask(bnn_pred: Any, triage_df: pd.DataFrame, policy: GatePolicy | None = None) -> NDArray[np.bool_]:
+    """The rows ``policy`` acts on, shape (n,): flagged, and with a BNN std at or above the
+    policy's ``min_std_quantile`` of the pool's (when set)."""
+    policy = policy if policy is not None else GatePolicy()
+    flag = flagged_mask(triage_df, policy.statuses)
+    if policy.min_std_quantile is not None and flag.any():
+        std = np.asarray(bnn_pred.stddev, dtype=float)
+        flag &= std >= np.quantile(std, float(policy.min_std_quantile))
+    return flag
+
+
+#: Flag columns of a triage table and the words :func:`round_summary` counts them under.
+_REASON_WORDS: tuple[tuple[str, str], ...] = (
+    ("mdn_bimodal", "two separated modes in the MDN's predictive"),
+    ("replicate_bimodal", "replicates of similar inputs spread apart (likely polymorphs)"),
+    ("in_valley", "the BNN mean falls in the valley between two modes"),
+    ("heavy_tails", "heavy tails in the MDN's predictive"),
+    ("noise_mismatch", "the BNN's noise level disagrees with the MDN's"),
+    ("bound_violation", "the BNN puts much mass below the physical lower bound"),
+    ("is_ood", "far from the training data"),
+    ("held_by_evidence", "the MDN's shape alone would flag it, not confirmed by the held-out test"),
+)
+
+
+def round_summary(
+    triage_df: pd.DataFrame,
+    *,
+    chosen: Any = None,
+    gated: Any = None,
+    policy: GatePolicy | None = None,
+    fallback: bool = False,
+    evidence: Any = None,
+    top: int = 3,
+) -> dict[str, Any]:
+    """What the diagnostics and the gate did in one round, as plain JSON-ready data.
+
+    Parameters
+    ----------
+    triage_df : DataFrame from :func:`bdl.diagnostics.triage`
+    chosen : array_like of int, optional
+        Row positions (into ``triage_df``) of the candidates the round proposed.
+    gated : ndarray of bool of shape (n,), optional
+        The rows the gate acted on (:func:`gate_mask`); None when no gate ran.
+    policy : GatePolicy, optional
+        The gate's policy; None when no gate ran.
+    fallback : bool, default False
+        A skip gate left too few candidates and the flagged ones were ranked after the others.
+    evidence : MixtureEvidence, optional
+        The held-out test behind the MDN-based verdicts.
+    top : int, default 3
+        How many reasons to list.
+
+    Returns
+    -------
+    dict
+        ``{"n_candidates", "counts" {status: n}, "n_flagged" (bimodal + misspecified),
+        "top_reasons" [{"reason", "count"}], "evidence" (dict or None), "gate" {"action",
+        "statuses", "n_gated", "n_flagged_not_gated", "fallback", "n_proposed",
+        "n_proposed_flagged", "why_flagged_proposed"}}``. ``why_flagged_proposed`` says in
+        words why a flagged candidate was proposed, or is "" when none was.
+    """
+    if not isinstance(triage_df, pd.DataFrame) or "status" not in triage_df.columns:
+        raise InputError("triage_df must be the DataFrame returned by bdl.diagnostics.triage.")
+    n = len(triage_df)
+    status = triage_df["status"].astype(str).to_numpy()
+    counts = {s: int(np.sum(status == s)) for s in STATUSES}
+    flagged = np.isin(status, ["bimodal", "misspecified"])
+    reasons = []
+    for col, words in _REASON_WORDS:
+        if col in triage_df.columns:
+            c = int(np.sum(triage_df[col].to_numpy(dtype=bool) & (status != "ok")))
+            if c:
+                reasons.append({"reason": words, "count": c})
+    reasons.sort(key=lambda r: -r["count"])
+    gate: dict[str, Any] = {"action": None if policy is None else policy.action,
+                            "statuses": [] if policy is None else list(policy.statuses)}
+    chosen_idx = np.asarray([] if chosen is None else chosen, dtype=np.int64)
+    statuses = tuple(gate["statuses"]) or ("bimodal", "misspecified")
+    in_policy = np.isin(status, list(statuses))
+    g = np.zeros(n, dtype=bool) if gated is None else np.asarray(gated, dtype=bool)
+    prop_flagged = chosen_idx[in_policy[chosen_idx]] if chosen_idx.size else chosen_idx
+    why: list[str] = []
+    if prop_flagged.size:
+        not_gated = int(np.sum(~g[prop_flagged]))
+        gated_prop = int(np.sum(g[prop_flagged]))
+        if policy is None:
+            why.append(f"{prop_flagged.size} flagged candidate(s) proposed: no gate was set")
+        else:
+            if not_gated:
+                q = policy.min_std_quantile
+                why.append(
+                    f"{not_gated} flagged candidate(s) proposed because the gate acts only on flagged candidates "
+                    f"whose BNN std is at or above the {q:.0%} quantile of the pool (min_std_quantile={q}); "
+                    "a small variance does not lure the acquisition" if q is not None else
+                    f"{not_gated} flagged candidate(s) proposed but not gated"
+                )
+            if gated_prop:
+                why.append(
+                    f"{gated_prop} gated candidate(s) proposed because "
+                    + ("too few unflagged candidates were left to fill the batch (flagged ones ranked after them)"
+                       if fallback else f"the '{policy.action}' gate lowers their score without excluding them")
+                )
+    gate.update(
+        n_gated=int(g.sum()),
+        n_flagged_not_gated=int(np.sum(in_policy & ~g)) if policy is not None else int(np.sum(flagged)),
+        fallback=bool(fallback),
+        n_proposed=int(chosen_idx.size),
+        n_proposed_flagged=int(prop_flagged.size),
+        why_flagged_proposed="; ".join(why),
+    )
+    return {
+        "n_candidates": n,
+        "counts": counts,
+        "n_flagged": int(flagged.sum()),
+        "top_reasons": reasons[: int(top)],
+        "evidence": None if evidence is None else evidence.to_dict(),
+        "gate": gate,
+    }
+
+
 def _scores(score_fn: Callable[[Any], Any], pred: Any, n: int, what: str) -> FloatArray:
     s = np.asarray(score_fn(pred), dtype=float)
     if s.shape != (n,):
@@ -137,7 +257,7 @@ def gated_scores(
     ----------
     score_fn : callable ``(Predictive) -> ndarray of shape (m,)``
         The acquisition function bound to its other arguments, e.g.
-        ``lambda p: expected_improvement(p, best_f=y_best)``. It is called once on the BNN
+        ``lambda p: expected_improvement(p, best=y_best)``. It is called once on the BNN
         predictive and, for ``"mixture"``, once on the flagged rows of the MDN predictive.
     bnn_pred, mdn_pred : Predictive of length n
     triage_df : DataFrame with n rows
@@ -164,10 +284,7 @@ def gated_scores(
         raise InputError(f"triage_df has {len(triage_df)} rows but bnn_pred has {n}; triage the same candidates.")
     if mdn_pred is not None and len(mdn_pred) != n:
         raise InputError(f"mdn_pred has {len(mdn_pred)} rows but bnn_pred has {n}.")
-    flag = flagged_mask(triage_df, policy.statuses)
-    if policy.min_std_quantile is not None and flag.any():
-        std = np.asarray(bnn_pred.stddev, dtype=float)
-        flag &= std >= np.quantile(std, float(policy.min_std_quantile))
+    flag = gate_mask(bnn_pred, triage_df, policy)
     scores = _scores(score_fn, bnn_pred, n, "bnn_pred").copy()
     if not flag.any():
         return scores

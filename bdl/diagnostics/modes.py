@@ -43,7 +43,7 @@ from scipy.special import ndtr
 
 from bdl.errors import InputError
 
-__all__ = ["Modes", "find_modes", "mixture_arrays", "mixture_log_density"]
+__all__ = ["Modes", "find_modes", "has_mixture_form", "mixture_arrays", "mixture_log_density"]
 
 FloatArray = NDArray[np.float64]
 
@@ -130,6 +130,17 @@ class Modes:
                 "between_mode_std": np.sqrt(self.between_variance),
             }
         )
+
+
+def has_mixture_form(pred: Any) -> bool:
+    """Whether ``pred.as_mixture()`` works (Gaussian, mixture and sample kinds; not "bounded")."""
+    from bdl.errors import UnsupportedOperationError
+
+    try:
+        pred.as_mixture()
+    except UnsupportedOperationError:
+        return False
+    return True
 
 
 def mixture_arrays(pred: Any, name: str = "pred") -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -324,8 +335,10 @@ def find_modes(pred: Any, min_mass: float = 0.1, grid_size: int = 256) -> Modes:
     Parameters
     ----------
     pred : bdl.predictive.Predictive
-        Any kind; it is read through ``as_mixture()`` (weights, locs, scales of shape (n, K)).
-        For the sample kind with many draws (MC dropout, T = 100) the cost grows with K.
+        Any kind. Kinds with a Gaussian-mixture form are read through ``as_mixture()``
+        (closed forms; for the sample kind with many draws the cost grows with K); the others
+        (the bounded kind: truncated components plus point masses) through ``log_prob`` on a
+        grid and ``cdf`` at the valleys, each point mass a mode of its own.
     min_mass : float, default 0.1
         A mode counts in ``n_modes`` when its basin of attraction holds at least this much
         probability. 0.1 ignores ripples and stray components yet keeps a 80/20 split of two
@@ -353,6 +366,12 @@ def find_modes(pred: Any, min_mass: float = 0.1, grid_size: int = 256) -> Modes:
     2
     """
     mm, g = _check_settings(min_mass, grid_size)
+    if not hasattr(pred, "log_prob") or not hasattr(pred, "cdf"):
+        raise InputError(
+            f"pred must be a bdl predictive (e.g. model.predict_dist(X)), got {type(pred).__name__}."
+        )
+    if not has_mixture_form(pred):
+        return _find_modes_generic(pred, mm, g)
     w, loc, scale = mixture_arrays(pred)
     n, k = w.shape
     step = max(1, _MAX_CELLS // ((g + k) * k))
@@ -386,4 +405,178 @@ def find_modes(pred: Any, min_mass: float = 0.1, grid_size: int = 256) -> Modes:
         variance=cat("variance"),
         peak_log_density=cat("peak_log_density"),
         min_mass=mm,
+    )
+
+
+# ------------------------------------------------------------------ any kind, through log_prob / cdf
+def _atoms(pred: Any, n: int) -> list[tuple[FloatArray, FloatArray]]:
+    """``[(position, mass), ...]`` of the point masses a predictive declares (bounded kind)."""
+    out: list[tuple[FloatArray, FloatArray]] = []
+    for pos, mass in (("lower", "p_lower"), ("upper", "p_upper")):
+        if hasattr(pred, mass) and hasattr(pred, pos):
+            m = np.asarray(getattr(pred, mass), dtype=float).reshape(-1)
+            x = np.asarray(getattr(pred, pos), dtype=float).reshape(-1)
+            if m.shape == (n,) and np.any(m > 0):
+                out.append((x, np.where(np.isfinite(x), m, 0.0)))
+    return out
+
+
+def _continuous_grid(pred: Any, n: int, grid_size: int) -> tuple[FloatArray, FloatArray]:
+    """Grid (n, m) over the continuous part and its density there (atoms excluded), (n, m)."""
+    q = np.asarray(pred.quantile(np.array([1e-4, 0.5, 1 - 1e-4])), dtype=float)  # (3, n)
+    lo, hi = q[0], q[2]
+    lower = np.asarray(getattr(pred, "lower", np.full(n, -np.inf)), dtype=float).reshape(-1)
+    upper = np.asarray(getattr(pred, "upper", np.full(n, np.inf)), dtype=float).reshape(-1)
+    # quantiles stick to an atom; widen to the component spread so the continuous part is seen
+    if hasattr(pred, "locs") and hasattr(pred, "scales"):
+        locs = np.asarray(pred.locs, dtype=float)
+        scales = np.asarray(pred.scales, dtype=float)
+        lo = np.minimum(lo, np.min(locs - _RANGE_SCALES * scales, axis=1))
+        hi = np.maximum(hi, np.max(locs + _RANGE_SCALES * scales, axis=1))
+    lo = np.maximum(lo, lower)
+    hi = np.minimum(hi, upper)
+    width = np.maximum(hi - lo, 1e-9 * np.maximum(1.0, np.abs(q[1])))
+    hi = lo + width
+    t = np.linspace(0.0, 1.0, grid_size)
+    grid = lo[:, None] + width[:, None] * t
+    # stay strictly inside the bounds: log_prob at a bound with an atom is the atom's mass
+    eps = 1e-9 * width[:, None]
+    grid = np.clip(grid, np.where(np.isfinite(lower), lower, -np.inf)[:, None] + eps,
+                   np.where(np.isfinite(upper), upper, np.inf)[:, None] - eps)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logf = np.asarray(pred.log_prob(grid.T), dtype=float).T
+    logf = np.where(np.isfinite(logf), logf, -np.inf)
+    return grid, logf
+
+
+def _find_modes_generic(pred: Any, min_mass: float, grid_size: int) -> Modes:
+    """:func:`find_modes` for a kind without a Gaussian-mixture form (e.g. "bounded").
+
+    The continuous part is read on a grid through ``log_prob``; its basins' masses come from
+    ``cdf`` at the valley points (exact), their means and variances from the trapezoid rule on
+    the grid. Each point mass (``p_lower`` at ``lower``, ``p_upper`` at ``upper``) is a mode
+    of its own with zero variance; between an atom and the nearest continuous peak the valley
+    is the lowest continuous density on the way.
+    """
+    n = len(pred)
+    grid, logf = _continuous_grid(pred, n, grid_size)
+    atoms = _atoms(pred, n)
+    # valley points per row (a Python loop over rows: slower than the mixture path, fine for the
+    # few thousand candidates of a campaign round)
+    f = np.exp(logf)
+    valley_x: list[FloatArray] = []
+    for i in range(n):
+        li = logf[i]
+        inner = li[1:-1]
+        is_min = np.zeros(grid_size, dtype=bool)
+        is_min[1:-1] = (inner < li[:-2]) & (inner <= li[2:])
+        valley_x.append(grid[i, is_min])
+    nv = max(len(v) for v in valley_x) if n else 0
+    pts = np.full((max(nv, 1), n), np.inf)
+    for i, v in enumerate(valley_x):
+        pts[: len(v), i] = v
+    cdf_v = np.asarray(pred.cdf(np.where(np.isfinite(pts), pts, 0.0)), dtype=float).reshape(max(nv, 1), n)
+    atom_lo = np.zeros(n)
+    atom_hi = np.zeros(n)
+    lower = np.asarray(getattr(pred, "lower", np.full(n, -np.inf)), dtype=float).reshape(-1)
+    for x, m in atoms:
+        is_lo = np.isclose(x, lower)
+        atom_lo = atom_lo + np.where(is_lo, m, 0.0)
+        atom_hi = atom_hi + np.where(is_lo, 0.0, m)
+    out_n, out_loc, out_mass, out_mean, out_var = [], [], [], [], []
+    d_all, depth_all, second_all, between_all, var_all, pk_all = [], [], [], [], [], []
+    mean_all = np.asarray(pred.mean, dtype=float)
+    var_total = np.asarray(pred.variance, dtype=float)
+    for i in range(n):
+        g, fi, li = grid[i], f[i], logf[i]
+        v = valley_x[i]
+        edges = np.concatenate([[-np.inf], v, [np.inf]])
+        # basin masses of the continuous part: cdf differences minus the atoms at the ends
+        cum = np.concatenate([[atom_lo[i]], cdf_v[: len(v), i], [1.0 - atom_hi[i]]])
+        masses = np.maximum(np.diff(cum), 0.0)
+        means, varis, peaks_x, peaks_lf = [], [], [], []
+        for j in range(len(edges) - 1):
+            sel = (g >= edges[j]) & (g <= edges[j + 1])
+            gj, fj = g[sel], fi[sel]
+            z = np.trapezoid(fj, gj) if gj.size > 1 else 0.0
+            if z > 0:
+                mu = float(np.trapezoid(fj * gj, gj) / z)
+                vv = float(max(np.trapezoid(fj * (gj - mu) ** 2, gj) / z, 0.0))
+            else:
+                mu, vv = float(gj.mean()) if gj.size else np.nan, 0.0
+            k = int(np.argmax(li[sel])) if gj.size else 0
+            means.append(mu)
+            varis.append(vv)
+            peaks_x.append(float(gj[k]) if gj.size else np.nan)
+            peaks_lf.append(float(li[sel][k]) if gj.size else -np.inf)
+        # atoms as modes of their own (infinite density: peak log density +inf)
+        if atom_lo[i] > 0:
+            pos = float(lower[i])
+            masses = np.concatenate([[atom_lo[i]], masses])
+            means, varis = [pos, *means], [0.0, *varis]
+            peaks_x, peaks_lf = [pos, *peaks_x], [np.inf, *peaks_lf]
+        if atom_hi[i] > 0:
+            pos = float(np.asarray(pred.upper, dtype=float).reshape(-1)[i])
+            masses = np.concatenate([masses, [atom_hi[i]]])
+            means, varis = [*means, pos], [*varis, 0.0]
+            peaks_x, peaks_lf = [*peaks_x, pos], [*peaks_lf, np.inf]
+        masses = np.asarray(masses)
+        means_a, vars_a = np.asarray(means), np.asarray(varis)
+        px, plf = np.asarray(peaks_x), np.asarray(peaks_lf)
+        order = np.argsort(-masses, kind="stable")
+        m_sorted = masses[order]
+        cnt = max(int((m_sorted >= min_mass).sum()), 1)
+        out_n.append(cnt)
+        out_loc.append(px[order])
+        out_mass.append(m_sorted)
+        out_mean.append(means_a[order])
+        out_var.append(vars_a[order])
+        mu_tot = mean_all[i]
+        between_all.append(float(np.nansum(masses * (np.nan_to_num(means_a) - mu_tot) ** 2)))
+        var_all.append(float(var_total[i]))
+        if len(masses) >= 2:
+            i1, i2 = int(order[0]), int(order[1])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.sqrt(2.0) * abs(means_a[i1] - means_a[i2]) / np.sqrt(vars_a[i1] + vars_a[i2])
+            d_all.append(float(d) if np.isfinite(d) else np.inf)
+            a_, b_ = sorted((px[i1], px[i2]))
+            between = (g >= a_) & (g <= b_)
+            valley = float(np.min(li[between])) if between.any() else -np.inf
+            finite_peaks = [p for p in (plf[i1], plf[i2]) if np.isfinite(p)]
+            lowp = min(finite_peaks) if finite_peaks else valley
+            depth = 1.0 - float(np.exp(min(valley - lowp, 0.0))) if np.isfinite(lowp) else 0.0
+            depth_all.append(depth)
+            second_all.append(float(m_sorted[1]))
+            pk_all.append([plf[i1], plf[i2]])
+        else:
+            d_all.append(0.0)
+            depth_all.append(0.0)
+            second_all.append(0.0)
+            pk_all.append([plf[order[0]], np.nan])
+    width = max(2, max(out_n) if out_n else 2)
+
+    def pad(vals: list[FloatArray], fill: float) -> FloatArray:
+        arr = np.full((n, width), fill)
+        for i, v in enumerate(vals):
+            k = min(out_n[i], width)
+            arr[i, :k] = v[:k]
+        return arr
+
+    pk = np.asarray(pk_all, dtype=float).reshape(n, 2)
+    # an atom's "peak density" is infinite; keep the finite peak for valley comparisons
+    pk = np.where(np.isposinf(pk), np.nan, pk)
+    pk[:, 0] = np.where(np.isnan(pk[:, 0]), pk[:, 1], pk[:, 0])
+    return Modes(
+        n_modes=np.asarray(out_n, dtype=np.int64),
+        locations=pad(out_loc, np.nan),
+        masses=pad(out_mass, 0.0),
+        means=pad(out_mean, np.nan),
+        variances=pad(out_var, np.nan),
+        ashman_d=np.asarray(d_all, dtype=float),
+        valley_depth=np.asarray(depth_all, dtype=float),
+        second_mass=np.asarray(second_all, dtype=float),
+        between_variance=np.asarray(between_all, dtype=float),
+        variance=np.asarray(var_all, dtype=float),
+        peak_log_density=pk,
+        min_mass=min_mass,
     )

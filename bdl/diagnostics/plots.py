@@ -19,13 +19,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bdl._validation import check_row_index
-from bdl.diagnostics.modes import mixture_arrays, mixture_log_density
+from bdl.diagnostics.modes import has_mixture_form, mixture_arrays, mixture_log_density
 from bdl.diagnostics.triage import STATUSES
 from bdl.errors import InputError
 
 __all__ = ["plot_candidate", "plot_triage_counts"]
 
-_COLORS = {"ok": "#4a7", "bimodal": "#c33", "out_of_distribution": "#68c", "misspecified": "#d90"}
+_COLORS = {"ok": "#4a7", "bimodal": "#c33", "out_of_distribution": "#68c", "misspecified": "#d90", "unsure": "#999"}
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> Axes:
@@ -70,6 +70,8 @@ def plot_candidate(
     if len(mdn_pred) != n:
         raise InputError(f"bnn_pred has {n} rows but mdn_pred has {len(mdn_pred)}; pass the same candidates.")
     i = check_row_index(index, n, f"{n} candidates")
+    if not has_mixture_form(mdn_pred):
+        return _plot_candidate_generic(bnn_pred, mdn_pred, i, ax, triage_df, y_true, labels)
     w, loc, scale = (a[i] for a in mixture_arrays(mdn_pred, "mdn_pred"))
     mu, sd = float(bnn_pred.mean[i]), float(bnn_pred.stddev[i])
     keep = w >= 1e-3
@@ -115,7 +117,7 @@ def plot_candidate(
 
 
 def plot_triage_counts(triage_df: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Bar chart of the number of candidates per status (all four statuses shown).
+    """Bar chart of the number of candidates per status (every status of STATUSES shown).
 
     Parameters
     ----------
@@ -139,4 +141,44 @@ def plot_triage_counts(triage_df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("Candidates")
     ax.set_ylim(0, max(1, int(counts.max())) * 1.2)
     ax.set_title("Triage of the candidates", fontsize="medium")
+    return ax
+
+
+def _plot_candidate_generic(bnn_pred: Any, mdn_pred: Any, i: int, ax: Any, triage_df: Any, y_true: Any,
+                            labels: Any) -> Any:
+    """:func:`plot_candidate` for a second predictive with no mixture form (e.g. "bounded"):
+    its density through ``log_prob``, its point masses (``p_lower`` / ``p_upper``) as bars."""
+    row = mdn_pred[[i]]
+    mu, sd = float(bnn_pred.mean[i]), float(bnn_pred.stddev[i])
+    q = np.asarray(row.quantile(np.array([1e-3, 1 - 1e-3])), dtype=float)[:, 0]
+    lo, hi = min(mu - 4 * sd, float(q[0])), max(mu + 4 * sd, float(q[1]))
+    if y_true is not None:
+        lo, hi = min(lo, float(y_true)), max(hi, float(y_true))
+    grid = np.linspace(lo, hi, 600)
+    atoms = []
+    for pos, mass in (("lower", "p_lower"), ("upper", "p_upper")):
+        if hasattr(row, mass) and float(np.asarray(getattr(row, mass))[0]) > 0:
+            atoms.append((float(np.asarray(getattr(row, pos))[0]), float(np.asarray(getattr(row, mass))[0])))
+    for x, _ in atoms:  # the density next to an atom, not the atom's probability
+        grid = np.where(grid == x, np.nextafter(x, mu), grid)
+    ax = _axes(ax)
+    bnn_d = np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+    with np.errstate(divide="ignore"):
+        mdn_d = np.exp(np.asarray(row.log_prob(grid[:, None]), dtype=float)[:, 0])
+    ax.plot(grid, bnn_d, color="C0", lw=2, label=labels[0])
+    ax.fill_between(grid, 0, bnn_d, color="C0", alpha=0.12, lw=0)
+    ax.plot(grid, mdn_d, color="C1", lw=2, ls="--", label=labels[1])
+    ax.fill_between(grid, 0, mdn_d, color="C1", alpha=0.12, lw=0)
+    top = max(float(bnn_d.max()), float(np.nanmax(mdn_d)), 1e-12)
+    for x, m in atoms:
+        ax.vlines(x, 0, top * 0.9, color="C1", lw=3)
+        ax.annotate(f"{m:.0%} point mass", (x, top * 0.9), fontsize="small", ha="center", va="bottom", color="C1")
+    ax.axvline(mu, color="C0", ls=":", lw=1.5, label=f"BNN mean {mu:.3g}")
+    if y_true is not None:
+        ax.axvline(float(y_true), color="k", lw=1.5, label=f"observed {float(y_true):.3g}")
+    if triage_df is not None:
+        ax.set_title(f"candidate {i}: {triage_df['status'].iloc[i]}", fontsize="medium")
+    ax.set_xlabel("target")
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
     return ax

@@ -28,8 +28,15 @@ candidate with a status, the reasons in words and the numbers behind them:
     ``max_tail_ratio`` times a Gaussian's), a Gaussian putting ``max_mass_below_bound`` or more of its mass
     below a physical lower bound (band gaps below 0), or a noise level the BNN gets wrong by a
     factor (``max_noise_ratio``, BNN aleatoric variance vs MDN variance).
+``unsure``
+    With ``evidence=`` (:func:`bdl.diagnostics.heldout_evidence`) only: the MDN's shape would
+    flag the candidate, but the held-out tests could not tell the data from one Gaussian and
+    there are fewer rows than the test needs for power (``evidence.min_n``). Honest with
+    little data; the gate does not act on it by default.
 ``ok``
-    None of the above.
+    None of the above. With ``evidence=`` that does not reject one Gaussian, candidates the MDN
+    alone would flag are ``ok`` too (column ``held_by_evidence``): the MDN's shape on them is
+    what a fit to Gaussian data of this size shows anyway.
 
 A candidate gets the first status that applies in the order above; the boolean columns
 ``is_bimodal``, ``is_ood`` and ``is_misspecified`` keep every flag.
@@ -56,7 +63,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from bdl.diagnostics.modes import Modes, find_modes, mixture_arrays, mixture_log_density
+from bdl.diagnostics.modes import Modes, find_modes, has_mixture_form, mixture_arrays
 from bdl.errors import InputError
 
 __all__ = ["STATUSES", "TriageThresholds", "bimodal_flag", "mixture_excess_kurtosis", "triage"]
@@ -66,7 +73,7 @@ FloatArray = NDArray[np.float64]
 _GAUSS_TAIL_3 = 2.0 * float(ndtr(-3.0))
 
 #: The statuses :func:`triage` assigns, in order of precedence.
-STATUSES: tuple[str, ...] = ("out_of_distribution", "bimodal", "misspecified", "ok")
+STATUSES: tuple[str, ...] = ("out_of_distribution", "bimodal", "misspecified", "unsure", "ok")
 
 
 @dataclass(frozen=True)
@@ -219,18 +226,55 @@ def _combine(mdn: NDArray[np.bool_], replicate_spread: FloatArray,
     return np.where(has, rep, mdn), rep
 
 
-def _tail_ratio(pred: Any, w: FloatArray, loc: FloatArray, scale: FloatArray) -> FloatArray:
-    """P(|Y - median| > 3 IQR / 1.349) under the mixture, over the Gaussian value 0.0027."""
+def _tail_ratio(pred: Any) -> FloatArray:
+    """P(|Y - median| > 3 IQR / 1.349) over the Gaussian value 0.0027, for any predictive kind."""
     q = np.asarray(pred.quantile(np.array([0.25, 0.5, 0.75])), dtype=float)
     robust = (q[2] - q[0]) / 1.3489795003921634
     lo, hi = q[1] - 3 * robust, q[1] + 3 * robust
-    tail = np.sum(w * (ndtr((lo[:, None] - loc) / scale) + ndtr((loc - hi[:, None]) / scale)), axis=1)
+    tail = np.asarray(pred.cdf(np.nextafter(lo, -np.inf)), dtype=float) + np.asarray(pred.sf(hi), dtype=float)
     return tail / _GAUSS_TAIL_3
+
+
+def _excess_kurtosis(pred: Any) -> FloatArray:
+    """Excess kurtosis: closed form for mixture kinds; for the others the continuous part's
+    density on a grid (``log_prob``, trapezoid rule) plus the point masses, exactly placed."""
+    if has_mixture_form(pred):
+        return mixture_excess_kurtosis(*mixture_arrays(pred))
+    from bdl.diagnostics.modes import _continuous_grid
+
+    n = len(pred)
+    grid, logf = _continuous_grid(pred, n, 512)
+    f = np.exp(logf)
+    xs: list[FloatArray] = [grid]
+    ws: list[FloatArray] = []
+    dx = np.diff(grid, axis=1)
+    trap = np.zeros_like(grid)  # trapezoid weights per grid point
+    trap[:, :-1] += dx / 2
+    trap[:, 1:] += dx / 2
+    ws.append(f * trap)
+    for pos, mass in (("lower", "p_lower"), ("upper", "p_upper")):
+        if hasattr(pred, mass):
+            m = np.asarray(getattr(pred, mass), dtype=float).reshape(-1, 1)
+            x = np.asarray(getattr(pred, pos), dtype=float).reshape(-1, 1)
+            xs.append(np.where(np.isfinite(x), x, 0.0))
+            ws.append(np.where(np.isfinite(x), m, 0.0))
+    x = np.concatenate(xs, axis=1)
+    w = np.concatenate(ws, axis=1)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    mu = np.sum(w * x, axis=1, keepdims=True)
+    d = x - mu
+    m2 = np.sum(w * d**2, axis=1)
+    return np.sum(w * d**4, axis=1) / np.maximum(m2, 1e-300) ** 2 - 3.0
+
+
+def _mass_below(pred: Any, bound: float) -> FloatArray:
+    """P(Y < bound) for any kind (an atom at the bound itself is not below it)."""
+    return np.clip(np.asarray(pred.cdf(np.nextafter(bound, -np.inf)), dtype=float), 0.0, 1.0)
 
 
 def _check_pair(bnn_pred: Any, mdn_pred: Any) -> int:
     for name, p in (("bnn_pred", bnn_pred), ("mdn_pred", mdn_pred)):
-        if not hasattr(p, "as_mixture") or not hasattr(p, "variance"):
+        if not all(hasattr(p, a) for a in ("log_prob", "cdf", "quantile", "variance")):
             raise InputError(
                 f"{name} must be a bdl predictive (the output of model.predict_dist(X)), got {type(p).__name__}."
             )
@@ -302,6 +346,7 @@ def triage(
     ood: Any = None,
     replicates: Any = None,
     grid_size: int = 256,
+    evidence: Any = None,
 ) -> pd.DataFrame:
     """Triage every candidate: ok, bimodal, misspecified or out of distribution.
 
@@ -329,6 +374,12 @@ def triage(
         decides the bimodal status (see the module docstring).
     grid_size : int, default 256
         Grid of :func:`bdl.diagnostics.find_modes`.
+    evidence : MixtureEvidence, optional
+        The held-out test of :func:`bdl.diagnostics.heldout_evidence` on the training rows.
+        When given, the MDN's "bimodal" flags count only when its two-outcomes test rejects one
+        Gaussian (``supports_bimodal``), its heavy-tail and noise-ratio flags only when its shape
+        test does (``supports_misspecified``); clean data are then flagged in at most about
+        ``alpha`` of the fits at every n. Its words go into the reasons and ``df.attrs["evidence"]``.
 
     Returns
     -------
@@ -365,7 +416,6 @@ def triage(
                          "or a replicate model; pass one of them, or leave X_candidates out.")
 
     modes: Modes = find_modes(mdn_pred, min_mass=th.min_mass, grid_size=grid_size)
-    w, loc, scale = mixture_arrays(mdn_pred, "mdn_pred")
     bnn_mean = np.asarray(bnn_pred.mean, dtype=float)
     bnn_var = np.asarray(bnn_pred.variance, dtype=float)
     if getattr(bnn_pred, "has_split", False):
@@ -375,12 +425,13 @@ def triage(
     else:
         alea = bnn_var
         epi_share = np.full(n, np.nan)
-    mdn_mean = np.sum(w * loc, axis=1)
+    mdn_mean = np.asarray(mdn_pred.mean, dtype=float)
     mdn_var = modes.variance
 
     between_share = np.divide(modes.between_variance, bnn_var, out=np.zeros(n), where=bnn_var > 0)
     # MDN density at the BNN mean relative to the lower of the two dominant peaks
-    log_f_mean = mixture_log_density(w, loc, scale, bnn_mean[:, None])[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_f_mean = np.asarray(mdn_pred.log_prob(bnn_mean), dtype=float)
     two = modes.n_modes >= 2
     lower_peak = np.where(two, np.nanmin(modes.peak_log_density, axis=1), modes.peak_log_density[:, 0])
     density_ratio = np.exp(np.minimum(log_f_mean - lower_peak, 0.0))
@@ -403,20 +454,33 @@ def triage(
     else:
         replicate_spread = np.full(n, np.nan)
     is_bimodal, replicate_bimodal = _combine(mdn_bimodal, replicate_spread, th)
-    kurt = mixture_excess_kurtosis(w, loc, scale)
-    tail_ratio = _tail_ratio(mdn_pred, w, loc, scale)
+    kurt = _excess_kurtosis(mdn_pred)
+    tail_ratio = _tail_ratio(mdn_pred)
     heavy = tail_ratio > th.max_tail_ratio
     noise_ratio = np.divide(alea, mdn_var, out=np.ones(n), where=mdn_var > 0)
     noise_mismatch = (noise_ratio > th.max_noise_ratio) | (noise_ratio < 1.0 / th.max_noise_ratio)
     if lower_bound is not None:
         lb = float(lower_bound)
-        bnn_below = np.clip(ndtr((lb - bnn_mean) / np.sqrt(np.maximum(bnn_var, 1e-300))), 0.0, 1.0)
-        mdn_below = np.clip(np.sum(w * ndtr((lb - loc) / scale), axis=1), 0.0, 1.0)
+        bnn_below = _mass_below(bnn_pred, lb)
+        mdn_below = _mass_below(mdn_pred, lb)
         bound_violation = (bnn_below >= th.max_mass_below_bound) & (mdn_below < 0.5 * bnn_below)
     else:
         bnn_below = mdn_below = np.full(n, np.nan)
         bound_violation = np.zeros(n, dtype=bool)
+    held = np.zeros(n, dtype=bool)
+    if evidence is not None:
+        if not all(hasattr(evidence, a) for a in ("supports_bimodal", "supports_misspecified", "decision")):
+            raise InputError(f"evidence must be a bdl.diagnostics.MixtureEvidence, got {type(evidence).__name__}.")
+        if not evidence.supports_bimodal:
+            held |= is_bimodal & ~replicate_bimodal
+            is_bimodal = is_bimodal & replicate_bimodal
+        if not evidence.supports_misspecified:
+            held |= heavy | noise_mismatch
+            heavy = np.zeros(n, dtype=bool)
+            noise_mismatch = np.zeros(n, dtype=bool)
+        held &= ~(is_bimodal | heavy | noise_mismatch | bound_violation)
     is_mis = heavy | noise_mismatch | bound_violation
+    is_unsure = held & (evidence is not None and evidence.decision == "unsure")
 
     if ood is None and X_train is not None:
         from bdl.diagnostics.ood import KNNDistance
@@ -432,7 +496,8 @@ def triage(
         ood_score = np.full(n, np.nan)
     is_ood = np.nan_to_num(ood_score, nan=0.0) > th.max_ood_score
 
-    status = np.where(is_ood, "out_of_distribution", np.where(is_bimodal, "bimodal", np.where(is_mis, "misspecified", "ok")))
+    status = np.where(is_ood, "out_of_distribution", np.where(is_bimodal, "bimodal", np.where(
+        is_mis, "misspecified", np.where(is_unsure, "unsure", "ok"))))
     mf = modes.to_frame()
     between_std = np.sqrt(modes.between_variance)
     df = pd.DataFrame(
@@ -448,6 +513,7 @@ def triage(
             "heavy_tails": heavy,
             "bound_violation": bound_violation,
             "noise_mismatch": noise_mismatch,
+            "held_by_evidence": held,
             "bnn_mean": bnn_mean,
             "bnn_std": np.sqrt(bnn_var),
             "epistemic_share": epi_share,
@@ -478,6 +544,18 @@ def triage(
     flagged = np.flatnonzero(status != "ok")
     if len(flagged):
         texts = _reasons(df.iloc[flagged], th, lower_bound)
+        if evidence is not None:
+            ev_text = evidence.text()
+            unsure_rows = is_unsure[flagged]
+            mdn_rows = (df["mdn_bimodal"].to_numpy() | df["heavy_tails"].to_numpy()
+                        | df["noise_mismatch"].to_numpy())[flagged]
+            texts = [
+                (f"the MDN's shape would flag it, but {ev_text}" if u else
+                 (f"{t}; {ev_text}" if m and t else t))
+                for t, u, m in zip(texts, unsure_rows, mdn_rows)
+            ]
         df.iloc[flagged, df.columns.get_loc("reasons")] = texts
     df.attrs["thresholds"] = th.to_dict()
+    if evidence is not None:
+        df.attrs["evidence"] = evidence.to_dict()
     return df

@@ -49,7 +49,9 @@ __all__ = ["PriorGPRegressor"]
 #: Rows above which kernel hyper-parameters are chosen on a random subset (the posterior
 #: itself always uses every row): the classifier's Laplace evidence needs a Newton solve per
 #: optimiser step, so it gets fewer.
-_MAX_HYPER_ROWS = {"regression": 600, "classification": 250}
+_MAX_HYPER_ROWS = {"regression": 400, "classification": 200}
+#: ``n_restarts="auto"``: one extra start of the optimiser up to this many rows, none above.
+_AUTO_RESTART_ROWS = 300
 #: Hurdle: the share and count of training targets on the lower bound needed for an atom.
 _MIN_ATOM_SHARE = 0.05
 _MIN_CLASS_ROWS = 3
@@ -145,8 +147,9 @@ class PriorGPRegressor(BayesianRegressor):
     zero_inflated : {"auto", True, False}, default "auto"
         Model a point mass at ``lower_bound`` (P(metal) for band gaps). "auto": when at least
         5 % and at least 3 of the training targets sit on the bound.
-    n_restarts : int, default 1
-        Extra random starts of the hyper-parameter optimiser.
+    n_restarts : int or "auto", default "auto"
+        Extra random starts of the hyper-parameter optimiser; "auto": one up to 300 training
+        rows, none above (where the evidence is sharper and a start costs more).
     random_state : int or None
         Seeds the hyper-parameter subset and restarts.
     progress : bool or None
@@ -170,7 +173,7 @@ class PriorGPRegressor(BayesianRegressor):
         lower_bound: float | None = None,
         upper_bound: float | None = None,
         zero_inflated: bool | str = "auto",
-        n_restarts: int = 1,
+        n_restarts: int | str = "auto",
         random_state: int | None = None,
         progress: bool | None = None,
     ) -> None:
@@ -194,8 +197,9 @@ class PriorGPRegressor(BayesianRegressor):
                 raise InputError(f"{name} must be a finite number or None, got {value!r}.")
         if self.lower_bound is not None and self.upper_bound is not None and not self.lower_bound < self.upper_bound:
             raise InputError(f"lower_bound ({self.lower_bound}) must be below upper_bound ({self.upper_bound}).")
-        if int(self.n_restarts) != self.n_restarts or self.n_restarts < 0:
-            raise InputError(f"n_restarts must be a non-negative integer, got {self.n_restarts!r}.")
+        if self.n_restarts != "auto" and (isinstance(self.n_restarts, (bool, str)) or int(self.n_restarts) != self.n_restarts
+                                          or self.n_restarts < 0):
+            raise InputError(f"n_restarts must be 'auto' or a non-negative integer, got {self.n_restarts!r}.")
 
     def _wants_prior(self, X: Any) -> bool:
         from bdl.features import feature_names
@@ -302,7 +306,8 @@ class PriorGPRegressor(BayesianRegressor):
                 "least 2. Measure more, or pass zero_inflated=False."
             )
         blocks = self._blocks(X_raw.shape[1])
-        gpr = GaussianProcessRegressor(_kernel(blocks, noise=True), normalize_y=True, n_restarts_optimizer=int(self.n_restarts),
+        restarts = (1 if len(y_raw) <= _AUTO_RESTART_ROWS else 0) if self.n_restarts == "auto" else int(self.n_restarts)
+        gpr = GaussianProcessRegressor(_kernel(blocks, noise=True), normalize_y=True, n_restarts_optimizer=restarts,
                                        random_state=int(rng.integers(2**31)))
         self.reg_theta_ = self._optimise(gpr, F[rows], y_raw[rows], rng, "regression")
         self.reg_X_, self.reg_y_ = F[rows], y_raw[rows]
