@@ -6,11 +6,10 @@ import operator
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bdl.errors import InputError
 
-__all__ = ["check_X", "check_bool", "check_row_index", "check_y", "format_rows"]
+__all__ = ["check_X", "check_bool", "check_int", "check_row_index", "check_y", "format_rows", "rows_text"]
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -18,6 +17,24 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise InputError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
     return bool(value)
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (anything ``operator.index`` accepts, not a bool).
+
+    The one integer check of the package (it replaces the per-module ``_check_int`` helpers,
+    two of which took their arguments in opposite orders). Raises :class:`InputError` naming
+    ``name`` and the value.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name} must be an int >= {minimum}, got {value!r}.") from None
+    if out < minimum:
+        raise InputError(f"{name} must be an int >= {minimum}, got {out}.")
+    return int(out)
 
 
 def check_row_index(index: Any, n: int, rows: str) -> int:
@@ -32,6 +49,22 @@ def check_row_index(index: Any, n: int, rows: str) -> int:
     if not -n <= i < n:
         raise InputError(f"index {i} is out of range for {rows}.")
     return i % n
+
+
+def rows_text(rows: Any, noun: str | None = "row", limit: int = 10) -> str:
+    """Row numbers for a message: ``"rows [3, 17] and 5 more"`` (``"row [3]"`` for one).
+
+    With ``noun=None`` only ``"[3, 17] and 5 more"``. The row formatter of the predictive
+    kinds and the calibration plots (one copy instead of two); :func:`format_rows` is the bare
+    list of the data checks.
+    """
+    rows = np.asarray(rows).ravel()
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    more = len(rows) - limit
+    text = f"[{shown}]" + (f" and {more} more" if more > 0 else "")
+    if noun is None:
+        return text
+    return f"{noun}{'' if len(rows) == 1 else 's'} {text}"
 
 
 def format_rows(rows: np.ndarray, limit: int = 10) -> str:
@@ -60,6 +93,8 @@ def check_X(X: Any, name: str = "X", feature_names: list[str] | None = None) -> 
     names : list of str or None
         The DataFrame's column names, if X was a DataFrame.
     """
+    import pandas as pd  # imported here: the predictive kinds use this module without pandas
+
     names: list[str] | None = None
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]

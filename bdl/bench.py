@@ -77,7 +77,7 @@ def _candidates(method: str, ds: Any, epochs: int | None, quick: bool) -> list[d
     common = dict(hidden_units=(n_hidden,), validation_fraction=0.1)
     if method == "variational":
         return [dict(common, noise="homoscedastic", epochs=3 * epochs if not quick else epochs, batch_size=32,
-                     learning_rate=3e-3, patience=100, n_samples=500)]
+                     learning_rate=3e-3, patience=100, n_passes=500)]
     if method == "ensemble":
         return [dict(common, n_members=5, epochs=epochs, batch_size=64, learning_rate=3e-3, patience=50)]
     if method == "mdn":
@@ -148,6 +148,32 @@ def _score_members(
     return population_scores(weights, Xs, ys, tau=tau,
                              y_mean=[st[2] for st in stats], y_std=[st[3] for st in stats],
                              n_passes=n_passes, seed=seed)
+
+
+def _score_as_models(
+    weights: Any, stats: list[Any], settings: list[dict[str, float]], data: list[tuple[np.ndarray, ...]],
+    n_passes: int, seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test RMSE and log-likelihood of member i on data[i] = (X_train, y_train, X_test, y_test),
+    through :class:`~bdl.models.MCDropoutRegressor` (``from_population``): the model users get.
+
+    Gal's MC log-likelihood ``logsumexp_t log N(y; f_t(x), 1/tau) - log T`` is the log-density
+    of the class's predictive (the equal-weight mixture of the T per-pass Gaussians).
+    """
+    from bdl.models import MCDropoutRegressor
+
+    rmse, ll = np.empty(len(data)), np.empty(len(data))
+    for i, ((X_tr, _, X_te, y_te), (mx, sx, my, sy), s) in enumerate(zip(data, stats, settings)):
+        model = MCDropoutRegressor.from_population(
+            weights, i, x_mean=mx, x_scale=sx, y_mean=my, y_scale=sy, noise_std=1.0 / math.sqrt(s["tau"]),
+            n_train=len(X_tr), n_passes=n_passes,
+        )
+        dist = model.predict_dist(X_te, seed=int(seed) + i)
+        rmse[i] = float(np.sqrt(np.mean((dist.mean - y_te) ** 2)))
+        finite = np.isfinite(y_te)  # a missing test target gives a NaN score, not an error
+        lp = np.where(finite, dist.log_prob(np.where(finite, y_te, 0.0)), np.nan)
+        ll[i] = float(np.mean(lp))
+    return rmse, ll
 
 
 def _groups(sizes: dict[int, Any]) -> list[list[int]]:
@@ -240,8 +266,7 @@ def _run_mc_dropout(
         settings = [{kk: chosen[k][kk] for kk in ("dropout_rate", "tau", "learning_rate")} for k in group]
         ss = np.random.SeedSequence([seed, 2, g]).generate_state(2)
         weights, stats = _train_members([data[k][:2] for k in group], settings, epochs, n_hidden, int(ss[0]))
-        taus = np.array([s["tau"] for s in settings])
-        rmse, ll = _score_members(weights, stats, taus, [data[k][2:] for k in group], T, int(ss[1]))
+        rmse, ll = _score_as_models(weights, stats, settings, [data[k] for k in group], T, int(ss[1]))
         share = (time.perf_counter() - t1) / len(group) + t_select / len(splits)
         for i, k in enumerate(group):
             c = chosen[k]
@@ -262,6 +287,7 @@ def _run_mc_dropout(
         "epochs": epochs, "batch_size": 128, "optimizer": "adam", "learning_rates": list(map(float, learning_rates)),
         "n_hidden": n_hidden, "val_passes": T_val, "test_passes": T, "select_seconds": t_select,
         "training": "one population per stage (bdl.models._population): all splits x grid points together",
+        "test_scoring": "bdl.models.MCDropoutRegressor.from_population(...).predict_dist (the class users get)",
     }
     return [per_split[k] for k in splits], settings_used
 

@@ -7,8 +7,9 @@ so a user can swap one for the other. It is written for whole columns at once: e
 formula is parsed once by a small formula parser that follows pymatgen's grammar, and the
 statistics are computed with numpy over all rows together.
 
-This module does not import TensorFlow, and it imports pymatgen only when a ``Composition``
-object is passed in.
+This module imports neither TensorFlow nor pymatgen: a pymatgen ``Composition`` (or any
+object with an ``element_composition`` mapping, or a plain ``{symbol: amount}`` dict) is read
+through that mapping alone, so pymatgen is needed only by whoever builds the objects.
 
 Statistics (weights are the element amounts of the formula, as in matminer):
 

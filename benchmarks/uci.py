@@ -187,6 +187,10 @@ as Gal. All splits x grid points train together as one batched population
 (`bdl/models/_population.py`, XLA-compiled epoch loops); one net per (split, dropout rate)
 stands for the 3 taus in the grid search, since tau only enters training through the
 weight-decay term, which is ~1e-4 of the loss (the refit uses the chosen tau's own term).
+The test scores go through the class users get: each refitted population member becomes a
+`bdl.models.MCDropoutRegressor` (`MCDropoutRegressor.from_population`: one hidden layer,
+`input_dropout=True`, fixed noise 1/sqrt(tau)) and is scored by its `predict_dist` (T = 10000
+passes, one dropout mask per pass shared by all test rows).
 The lr-grid column of the floor table (`results/uci_mc_lrgrid/`) comes from
 `bdl bench uci --data SET --method mc_dropout --learning-rates 1e-3 3e-3`.
 The other methods stop early on a 10 % validation split of the training data (T = 500 weight

@@ -1,9 +1,9 @@
 """Acquisition functions: one score per candidate from a predictive distribution.
 
-Every function here is a pure function of a :class:`bdl.predictive.Predictive` (Gaussian,
-Gaussian mixture, or samples -- the last two through :meth:`~bdl.predictive.Predictive.as_mixture`,
-so an MC-dropout or ensemble predictive is scored as the mixture of its per-pass Gaussians, not
-as a moment-matched Gaussian) and of the best value measured so far. They share one call
+Every function here is a pure function of a :class:`bdl.predictive.Predictive` of any kind
+(Gaussian, Gaussian mixture, samples, bounded, recalibrated, conformal) and of the best value
+measured so far. An MC-dropout or ensemble predictive is scored as the mixture of its per-pass
+Gaussians, not as a moment-matched Gaussian. They share one call
 signature, so a campaign runner can treat them alike::
 
     f(pred, *, best=None, maximize=True, seed=None, **params) -> ndarray of shape (n,)
@@ -29,11 +29,17 @@ name                    score                                           best  se
 ``"random"``            uniform random numbers (a baseline)                   yes
 ======================  ==============================================  ====  =====  ====
 
-A :class:`~bdl.predictive.BoundedPredictive` (truncated components plus point masses at the
-bounds, e.g. a band gap that is exactly 0 for a metal) has no Gaussian-mixture form; every
-function scores it exactly all the same: EI in closed form for truncated normals plus the atoms
-(:func:`_bounded_log_ei`), PI and the window from its ``sf`` / ``cdf`` with the atoms, and the
-rest from its exact mean, variance and sampler.
+Nothing here dispatches on the kind: the functions call the predictive's hooks
+(``_expected_improvement``, ``_log_expected_improvement``, ``_window_probability``,
+``_log_window_probability``, ``sf`` / ``_cdf_left``, ``sample``, ``_function_draw``), and each
+kind answers with its own maths. Gaussian mixtures (and so the Gaussian and samples kinds) use
+the closed forms below; a :class:`~bdl.predictive.BoundedPredictive` (truncated components plus
+point masses at the bounds, e.g. a band gap that is exactly 0 for a metal) its closed form for
+truncated normals plus the atoms; a conformal predictive distribution (discrete) its exact
+sums; an isotonic-recalibrated predictive, whose cdf ``R(F(y))`` has no closed-form EI, exact
+one-dimensional quadrature of ``int_t^inf P(Y > y) dy`` in log space
+(:meth:`~bdl.predictive.Predictive._generic_log_expected_improvement`) and a
+cancellation-free difference of its cdfs for the window.
 
 ``ACQUISITIONS`` maps these names to the functions; :func:`get_acquisition` binds parameters
 (checked at once) and returns a :class:`BoundAcquisition`, a callable
@@ -74,12 +80,19 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import erf, erfcx, log_ndtr, logsumexp, ndtr
+from scipy.special import erfcx
 
 from bdl._random import Seed, make_rng
 from bdl._validation import check_bool
 from bdl.errors import InputError, UnsupportedOperationError
-from bdl.predictive import BoundedPredictive, Predictive, SamplePredictive
+from bdl.predictive import Predictive
+from bdl.predictive._improvement import (  # noqa: F401  (log_h is public here; the rest re-exported)
+    _h,
+    _log_ndtr_diff,
+    _log_partial_h,
+    _ndtr_diff,
+    log_h,
+)
 
 __all__ = [
     "ACQUISITIONS",
@@ -103,14 +116,6 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_LOG_SQRT_PI_DIV_2 = 0.5 * math.log(math.pi / 2.0)
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-#: Below this z the log1mexp term of log h is replaced by its leading order -2 log|z| [3].
-_NEG_INV_SQRT_EPS = -1.0 / math.sqrt(np.finfo(np.float64).eps)
-#: Below this (flipped) upper bound a window probability is computed in log space.
-_LOG_WINDOW_SWITCH = -20.0
 
 
 class AcquisitionFunction(Protocol):
@@ -192,191 +197,6 @@ def _check_window(low: Any, high: Any) -> tuple[float, float]:
     return lo, hi
 
 
-def _signed_mixture(pred: Predictive, maximize: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The mixture of ``Y`` (maximise) or of ``-Y`` (minimise): weights, locs, scales (n, K)."""
-    w, loc, scale = pred.as_mixture()
-    return w, (loc if maximize else -loc), scale
-
-
-# --------------------------------------------------------------------------------------------
-# numerics
-# --------------------------------------------------------------------------------------------
-
-
-def _log1mexp(x: FloatArray) -> FloatArray:
-    """``log(1 - exp(x))`` for ``x < 0``, accurate on both sides of ``-log 2`` (Maechler 2012)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
-
-
-def log_h(z: FloatArray) -> FloatArray:
-    """``log(phi(z) + z * Phi(z))``, the log of the standardised expected improvement.
-
-    Accurate and finite for ``z`` in about ``[-1e150, 1e300]`` (Ament et al. 2023, eq. 9 and
-    the BoTorch helper ``_log_ei_helper``).
-
-    Parameters
-    ----------
-    z : ndarray
-        Standardised improvement ``(mean - best) / stddev``.
-
-    Returns
-    -------
-    ndarray of the shape of ``z``
-    """
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    upper = z > -1.0
-    zu = z[upper]
-    out[upper] = np.log(np.exp(-0.5 * zu * zu) * _INV_SQRT_2PI + zu * ndtr(zu))
-    zl = z[~upper]
-    if zl.size:
-        with np.errstate(over="ignore"):
-            log_phi = -0.5 * zl * zl - _LOG_SQRT_2PI
-        z_eps = np.maximum(zl, _NEG_INV_SQRT_EPS)
-        # w = log(|z| Phi(z) / phi(z)) < 0, through erfcx so nothing underflows
-        w = np.log(erfcx(-z_eps * _INV_SQRT2) * np.abs(z_eps)) + _LOG_SQRT_PI_DIV_2
-        out[~upper] = log_phi + np.where(zl > _NEG_INV_SQRT_EPS, _log1mexp(w), -2.0 * np.log(np.abs(zl)))
-    return out
-
-
-def _h(z: FloatArray) -> FloatArray:
-    """``phi(z) + z Phi(z)``, exact on the upper side and via :func:`log_h` below ``z = -1``."""
-    z = np.asarray(z, dtype=np.float64)
-    upper = z > -1.0
-    with np.errstate(over="ignore", under="ignore"):
-        direct = np.exp(-0.5 * z * z) * _INV_SQRT_2PI + z * ndtr(z)
-    return np.where(upper, direct, np.exp(log_h(np.minimum(z, -1.0))))
-
-
-def _ndtr_diff(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``Phi(b) - Phi(a)`` for ``a < b`` without cancellation, plus the flipped bounds.
-
-    Windows that straddle 0 use ``(erf(b/sqrt2) + erf(-a/sqrt2)) / 2`` (two positive terms);
-    windows wholly above 0 are mirrored to lie below 0, where ``ndtr`` is relatively accurate.
-
-    Returns
-    -------
-    diff, a2, b2 : ndarray
-        The difference and the mirrored bounds (``b2 <= 0`` unless the window straddles 0).
-    """
-    flip = a > 0.0
-    a2 = np.where(flip, -b, a)
-    b2 = np.where(flip, -a, b)
-    straddle = (a2 <= 0.0) & (b2 > 0.0)
-    # each branch evaluated only where it applies (special functions dominate the cost)
-    diff = np.empty(straddle.shape)
-    diff[straddle] = 0.5 * (erf(b2[straddle] * _INV_SQRT2) + erf(-a2[straddle] * _INV_SQRT2))
-    other = ~straddle
-    diff[other] = ndtr(b2[other]) - ndtr(a2[other])
-    return np.maximum(diff, 0.0, out=diff), a2, b2
-
-
-def _log_ndtr_diff(a: FloatArray, b: FloatArray) -> FloatArray:
-    """``log(Phi(b) - Phi(a))`` for ``a < b``, finite far into both tails."""
-    diff, a2, b2 = _ndtr_diff(a, b)
-    deep = b2 < _LOG_WINDOW_SWITCH
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(diff)
-        if deep.any():  # the deep lower tail only, where log(diff) would lose everything
-            lb = log_ndtr(b2[deep])
-            out[deep] = lb + _log1mexp(np.minimum(log_ndtr(a2[deep]) - lb, -1e-300))
-    return out
-
-
-#: Gauss-Legendre nodes of the short-interval branch of :func:`_log_partial_h`.
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(32)
-
-
-def _log_partial_h(tau: FloatArray, beta: FloatArray) -> FloatArray:
-    """``log int_tau^beta (z - tau) phi(z) dz`` for ``tau < beta`` (``beta`` may be ``inf``).
-
-    The integral is ``h(-tau) - h(-beta) - (beta - tau) Phi(-beta)`` with ``h`` of
-    :func:`log_h`; it is evaluated as ``log h(-tau) + log1mexp(log(h(-beta) + (beta - tau)
-    Phi(-beta)) - log h(-tau))`` where the subtracted part is below half of ``h(-tau)``, and
-    otherwise (a window so short that the difference would cancel) by 32-point Gauss-Legendre
-    in log space of ``phi(tau) int_0^g u exp(-tau u - u^2 / 2) du``, ``g = beta - tau``,
-    where the integrand is smooth (``tau g`` is at most of order one there).
-    """
-    tau = np.asarray(tau, dtype=np.float64)
-    beta = np.asarray(beta, dtype=np.float64)
-    out = np.asarray(log_h(-tau), dtype=np.float64).copy()
-    fin = np.isfinite(beta)
-    if not fin.any():
-        return out
-    t, b = tau[fin], beta[fin]
-    gap = b - t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sub = np.logaddexp(log_h(-b), np.log(gap) + log_ndtr(-b))
-        d = np.minimum(sub - out[fin], 0.0)
-        direct = out[fin] + _log1mexp(d)
-    short = d > -math.log(2.0)
-    res = direct
-    if short.any():
-        ts, gs = t[short], gap[short]
-        u = 0.5 * gs[:, None] * (_GL_NODES + 1.0)  # nodes on (0, g)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            log_f = np.log(u) - ts[:, None] * u - 0.5 * u * u + np.log(_GL_WEIGHTS)
-            quad = np.log(0.5 * gs) + logsumexp(log_f, axis=1)
-            res = res.copy()
-            res[short] = -0.5 * ts * ts - _LOG_SQRT_2PI + quad
-    out[fin] = res
-    return out
-
-
-def _bounded_log_ei(pred: BoundedPredictive, threshold: float, maximize: bool) -> FloatArray:
-    """``log E[max(Y - t, 0)]`` (``log E[max(t - Y, 0)]`` when minimising), exact, shape (n,).
-
-    For a component ``N(m, s^2)`` truncated to standardised ``[alpha, beta]`` with mass ``Z``
-    and ``tau = (t - m) / s``, ``E[max(X - t, 0)] = (s / Z) G`` with
-    ``G = int_max(tau, alpha)^beta (z - tau) phi(z) dz``, which is ``I(tau, beta)`` for
-    ``tau >= alpha`` and ``I(alpha, beta) + (alpha - tau) Z`` below (:func:`_log_partial_h`
-    gives ``log I``). The atoms add ``p_lower (lower - t)^+ + p_upper (upper - t)^+``; all
-    terms are summed by log-sum-exp. Minimising mirrors ``Y -> -Y``.
-
-    Parameters
-    ----------
-    pred : BoundedPredictive
-    threshold : float
-        ``best + xi`` when maximising, ``best - xi`` when minimising.
-    maximize : bool
-    """
-    w, loc, scale = pred.weights, pred.locs, pred.scales
-    alpha = (pred.lower[:, None] - loc) / scale
-    beta = (pred.upper[:, None] - loc) / scale
-    lo, hi, p_lo, p_hi = pred.lower, pred.upper, pred.p_lower, pred.p_upper
-    t = threshold
-    if not maximize:  # E[max(t - Y, 0)] = E[max(Y' - t', 0)] with Y' = -Y, t' = -t
-        loc, alpha, beta = -loc, -beta, -alpha
-        lo, hi, p_lo, p_hi = -pred.upper, -pred.lower, pred.p_upper, pred.p_lower
-        t = -t
-    with np.errstate(over="ignore", invalid="ignore"):
-        tau = (t - loc) / scale
-    log_z = pred.log_normalisers
-    above = tau >= alpha  # the threshold inside or above the support of the component
-    inside = above & (tau < beta)
-    log_g = np.full(tau.shape, -np.inf)
-    if inside.any():
-        log_g[inside] = _log_partial_h(tau[inside], beta[inside])
-    below = ~above
-    if below.any():
-        with np.errstate(divide="ignore"):
-            log_g[below] = np.logaddexp(
-                _log_partial_h(alpha[below], beta[below]),
-                np.log(alpha[below] - tau[below]) + log_z[below],
-            )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        comp = np.where(
-            w > 0.0,
-            np.log(pred.continuous_mass)[:, None] + np.log(w) + np.log(scale) + log_g - log_z,
-            -np.inf,
-        )
-        atom_lo = np.where((p_lo > 0.0) & (lo > t), np.log(p_lo) + np.log(lo - t), -np.inf)
-        atom_hi = np.where((p_hi > 0.0) & (hi > t), np.log(p_hi) + np.log(hi - t), -np.inf)
-        terms = np.concatenate([comp, atom_lo[:, None], atom_hi[:, None]], axis=1)
-        return np.asarray(logsumexp(terms, axis=1), dtype=np.float64)
-
-
 # --------------------------------------------------------------------------------------------
 # the acquisition functions
 # --------------------------------------------------------------------------------------------
@@ -442,14 +262,6 @@ def upper_confidence_bound(
     return sign * np.asarray(pred.mean, dtype=np.float64) + math.sqrt(beta) * np.asarray(pred.stddev)
 
 
-def _standardised_improvement(
-    pred: Predictive, best: float, maximize: bool, xi: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    w, loc, scale = _signed_mixture(pred, maximize)
-    threshold = (best if maximize else -best) + xi
-    return w, scale, (loc - threshold) / scale
-
-
 def expected_improvement(
     pred: Predictive,
     *,
@@ -493,10 +305,7 @@ def expected_improvement(
     maximize = check_bool("maximize", maximize)
     best = _check_best(best, "ei", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
-    if isinstance(pred, BoundedPredictive):
-        return np.exp(_bounded_log_ei(pred, best + xi if maximize else best - xi, maximize))
-    w, scale, z = _standardised_improvement(pred, best, maximize, xi)
-    return np.sum(w * scale * _h(z), axis=1)
+    return np.asarray(pred._expected_improvement(best, xi, maximize), dtype=np.float64)
 
 
 def log_expected_improvement(
@@ -531,12 +340,7 @@ def log_expected_improvement(
     maximize = check_bool("maximize", maximize)
     best = _check_best(best, "log_ei", maximize)
     xi = _check_real("xi", xi, minimum=0.0)
-    if isinstance(pred, BoundedPredictive):
-        return _bounded_log_ei(pred, best + xi if maximize else best - xi, maximize)
-    w, scale, z = _standardised_improvement(pred, best, maximize, xi)
-    with np.errstate(divide="ignore"):
-        terms = np.log(w) + np.log(scale) + log_h(z)
-    return np.asarray(logsumexp(terms, axis=1), dtype=np.float64)
+    return np.asarray(pred._log_expected_improvement(best, xi, maximize), dtype=np.float64)
 
 
 def probability_of_improvement(
@@ -646,15 +450,13 @@ def thompson_sampling(
     shared_draw = check_bool("shared_draw", shared_draw)
     rng = make_rng(seed)
     if shared_draw:
-        if not isinstance(pred, SamplePredictive):
+        draw = pred._function_draw(rng)
+        if draw is None:
             raise UnsupportedOperationError(
                 f"thompson with shared_draw=True needs a samples predictive (ensemble or MC "
                 f"dropout passes), but got a {pred.kind} predictive, whose components are not "
                 "the same function across candidates; use shared_draw=False."
             )
-        _, locs, scales = pred.as_mixture()
-        s = int(rng.integers(0, locs.shape[1]))
-        draw = locs[:, s] + scales[:, s] * rng.standard_normal(locs.shape[0])
     else:
         draw = pred.sample(1, seed=rng)[0]
     draw = np.array(draw, dtype=np.float64)
@@ -711,16 +513,6 @@ def max_epistemic_variance(
     return np.array(epistemic, dtype=np.float64)
 
 
-def _window_bounds(
-    pred: Predictive, low: float, high: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    w, loc, scale = pred.as_mixture()
-    with np.errstate(over="ignore"):
-        a = (low - loc) / scale
-        b = (high - loc) / scale
-    return w, a, b
-
-
 def window_probability(
     pred: Predictive,
     *,
@@ -751,11 +543,7 @@ def window_probability(
     """
     pred = _check_pred(pred, "window")
     low, high = _check_window(low, high)
-    if isinstance(pred, BoundedPredictive):  # atoms inside the closed window count
-        return np.clip(np.exp(pred._log_interval_mass(low, high)), 0.0, 1.0)
-    w, a, b = _window_bounds(pred, low, high)
-    diff, _, _ = _ndtr_diff(a, b)
-    return np.clip(np.sum(w * diff, axis=1), 0.0, 1.0)
+    return np.asarray(pred._window_probability(low, high), dtype=np.float64)
 
 
 def log_window_probability(
@@ -778,13 +566,7 @@ def log_window_probability(
     """
     pred = _check_pred(pred, "log_window")
     low, high = _check_window(low, high)
-    if isinstance(pred, BoundedPredictive):
-        return np.asarray(pred._log_interval_mass(low, high), dtype=np.float64)
-    w, a, b = _window_bounds(pred, low, high)
-    with np.errstate(divide="ignore"):
-        terms = np.log(w) + _log_ndtr_diff(a, b)
-        out = np.asarray(logsumexp(terms, axis=1), dtype=np.float64)
-    return np.minimum(out, 0.0)
+    return np.asarray(pred._log_window_probability(low, high), dtype=np.float64)
 
 
 def random_scores(

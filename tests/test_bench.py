@@ -88,8 +88,15 @@ def test_grid_choice_uses_only_the_training_split(tmp_path, monkeypatch):
         scored.append(sets)
         return real_score(weights, stats, tau, sets, *args, **kw)
 
+    real_models = bench._score_as_models
+
+    def spy_models(weights, stats, settings, data, *args, **kw):  # the test scoring, through the class
+        scored.append([d[2:] for d in data])
+        return real_models(weights, stats, settings, data, *args, **kw)
+
     monkeypatch.setattr(bench, "_train_members", spy_train)
     monkeypatch.setattr(bench, "_score_members", spy_score)
+    monkeypatch.setattr(bench, "_score_as_models", spy_models)
     res = run_uci(folder, ["mc_dropout"], quick=True, progress=False, log=None, epochs=5, n_passes=20)
     (grid_fit, refit), (grid_val, test) = trained, scored
     grid = bench.mc_dropout_grid(load_uci(folder), y_tr[:cut], quick=True)

@@ -743,7 +743,7 @@ def test_recalibrated_moments_of_a_bounded_base():
 
 
 def test_crps_in_chunks_equals_one_block(monkeypatch):
-    import bdl.predictive as P
+    import bdl.predictive.bounded as P
 
     p = make_bounded()
     y = np.array([0.0, 1.2, 0.1, 0.02, 0.5])

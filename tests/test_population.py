@@ -98,3 +98,31 @@ def test_gal_weight_decay_and_bad_input():
         train_population(X, y, 0.1, 1e-4, epochs=0)
     with pytest.raises(InputError, match="tau"):
         gal_weight_decay(0.1, 0.0, 10)
+
+
+def test_a_member_becomes_the_mc_dropout_regressor_users_get(trained):
+    """MCDropoutRegressor.from_population: member 0 (no dropout) predicts exactly what the
+    population predicts; member 2 (p = 0.1) agrees in distribution (MC mean and spread)."""
+    from bdl.models import MCDropoutRegressor
+
+    X, _, _, w = trained
+    grid = np.linspace(-1.8, 1.8, 40)[None, :, None].repeat(3, axis=0)
+    passes = np.concatenate(list(population_passes(w, grid, n_passes=4000, seed=0)), axis=1)  # (P, T, m)
+    # standardisation: identity, so target units are the population's standardised units
+    for i in (0, 2):
+        model = MCDropoutRegressor.from_population(
+            w, i, x_mean=[0.0], x_scale=[1.0], y_mean=0.0, y_scale=1.0, noise_std=0.1, n_passes=4000
+        )
+        assert model.get_params()["input_dropout"] and model.hidden_units == (w.W0.shape[2],)
+        dist = model.predict_dist(grid[i], seed=3)
+        assert isinstance(dist, SamplePredictive) and dist.n_draws == 4000
+        np.testing.assert_allclose(dist.scales, 0.1, rtol=1e-6)
+        ref_mean, ref_sd = passes[i].mean(axis=0), passes[i].std(axis=0)
+        if i == 0:
+            np.testing.assert_allclose(dist.locs[:, 0], ref_mean, rtol=1e-4, atol=1e-5)
+        else:
+            se = ref_sd / math.sqrt(4000)
+            assert np.all(np.abs(dist.mean - ref_mean) < 6 * np.sqrt(2) * se + 1e-6)
+            np.testing.assert_allclose(dist.locs.std(axis=1), ref_sd, rtol=0.1, atol=1e-3)
+    with pytest.raises(InputError, match="member"):
+        MCDropoutRegressor.from_population(w, 3, x_mean=[0.0], x_scale=[1.0], y_mean=0.0, y_scale=1.0, noise_std=0.1)

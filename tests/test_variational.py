@@ -18,7 +18,7 @@ def _data(n, seed):
     return X, y
 
 
-KW = dict(hidden_units=(32, 32), epochs=80, n_samples=30, random_state=0, progress=False)
+KW = dict(hidden_units=(32, 32), epochs=80, n_passes=30, random_state=0, progress=False)
 
 
 def _fit_recording(**kw):
@@ -121,3 +121,18 @@ def test_kl_is_positive_and_analytic_matches_monte_carlo(prior):
     else:
         kls = [float(m._kl_sampled(m._sample_params(tf.constant([s, 7], tf.int64)))) for s in range(200)]
         assert np.mean(kls) > 0
+
+
+def test_n_samples_is_a_deprecated_alias_of_n_passes():
+    """One name for the number of weight samples / passes: n_passes (as MCDropoutRegressor);
+    n_samples still works and warns."""
+    m = VariationalBNN(n_passes=7)
+    assert m.get_params()["n_passes"] == 7 and m.get_params()["n_samples"] is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert m._passes == 7
+    old = VariationalBNN(n_samples=30)
+    with pytest.warns(FutureWarning, match="n_passes"):
+        assert old._passes == 30
+    with pytest.warns(FutureWarning, match="n_passes"):
+        old._check_params()

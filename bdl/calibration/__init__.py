@@ -1,5 +1,6 @@
 """Calibration of predictive distributions: metrics (pure functions of ``(y_true, predictive)``)
-and post-hoc recalibration fitted on held-out data.
+and post-hoc recalibration fitted on held-out data (std scaling, isotonic recalibration and
+conformal prediction, :mod:`bdl.calibration.conformal`).
 
 Plots live apart, in :mod:`bdl.calibration.plots` (imported on request, so that importing a
 metric never imports matplotlib).
@@ -34,6 +35,13 @@ from bdl.calibration.metrics import (
     summary,
     z_score_stats,
     z_scores,
+)
+from bdl.calibration.conformal import (
+    ConformalizedQuantileRegression,
+    ConformalPredictive,
+    ConformalPredictiveSystem,
+    SplitConformal,
+    WarpedPredictive,
 )
 from bdl.calibration.recalibration import (
     IsotonicRecalibration,
@@ -70,6 +78,11 @@ __all__ = [
     "summary",
     "z_score_stats",
     "z_scores",
+    "ConformalizedQuantileRegression",
+    "ConformalPredictive",
+    "ConformalPredictiveSystem",
+    "SplitConformal",
+    "WarpedPredictive",
     "IsotonicRecalibration",
     "MonotoneMap",
     "RecalibratedPredictive",

@@ -41,12 +41,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtr
 
 from bdl._random import Seed, make_rng
-from bdl._validation import format_rows
+from bdl._validation import check_int, format_rows
 from bdl.errors import InputError
-from bdl.predictive import GaussianPredictive, MixturePredictive, Predictive, SamplePredictive
+from bdl.predictive import Predictive
+from bdl.predictive._crps import (  # noqa: F401  (re-exported: tests and older callers)
+    _CRPS_QUADRATURE_LEVELS,
+    _PAIR_BUDGET,
+    _abs_normal_mean,
+    _crps_ensemble,
+    _crps_gaussian,
+    _crps_mixture,
+    _crps_quantile_quadrature,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     import pandas as pd
@@ -85,12 +93,6 @@ FloatArray = NDArray[np.float64]
 #: uncertainty-toolbox's default grid of quantile / interval levels for the check score and the
 #: mean interval score (``np.linspace(0.01, 0.99, 99)``).
 DEFAULT_SCORE_LEVELS: FloatArray = np.linspace(0.01, 0.99, 99)
-#: Levels of the quantile quadrature used for the CRPS of kinds with no mixture form.
-_CRPS_QUADRATURE_LEVELS = 512
-#: Most entries of the (rows, K, K) pairwise array built at once by the mixture CRPS.
-_PAIR_BUDGET = 2_000_000
-_INV_SQRT_PI = 1.0 / np.sqrt(np.pi)
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,12 +184,6 @@ def _check_levels(levels: ArrayLike, name: str = "levels") -> FloatArray:
     return arr
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _check_kind(kind: str) -> str:
     if kind not in ("interval", "quantile"):
         raise InputError(
@@ -260,78 +256,6 @@ def nll(y_true: ArrayLike, predictive: Predictive) -> float:
     return float(np.mean(nll_per_point(y_true, predictive)))
 
 
-def _abs_normal_mean(mu: FloatArray, var: FloatArray) -> FloatArray:
-    """``E|X|`` for ``X ~ N(mu, var)``: ``mu (2 Phi(mu/sd) - 1) + 2 sd phi(mu/sd)``."""
-    sd = np.sqrt(var)
-    z = mu / sd
-    return mu * (2.0 * ndtr(z) - 1.0) + 2.0 * sd * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
-
-
-def _crps_gaussian(y: FloatArray, mean: FloatArray, sd: FloatArray) -> FloatArray:
-    """Closed-form CRPS of ``N(mean, sd^2)`` at ``y`` (Gneiting & Raftery 2007, eq. 21)."""
-    z = (y - mean) / sd
-    pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
-    return sd * (z * (2.0 * ndtr(z) - 1.0) + 2.0 * pdf - _INV_SQRT_PI)
-
-
-def _crps_mixture(w: FloatArray, loc: FloatArray, scale: FloatArray, y: FloatArray) -> FloatArray:
-    """Closed-form CRPS of Gaussian mixtures (Grimit et al. 2006).
-
-    ``CRPS = sum_i w_i A(y - mu_i, s_i^2) - 1/2 sum_ij w_i w_j A(mu_i - mu_j, s_i^2 + s_j^2)``
-    with ``A(mu, var) = E|N(mu, var)|``; rows are processed in chunks so the (rows, K, K)
-    pairwise array stays below ``_PAIR_BUDGET`` entries.
-
-    Parameters
-    ----------
-    w, loc, scale : ndarray of shape (n, K)
-    y : ndarray of shape (n,)
-
-    Returns
-    -------
-    ndarray of shape (n,)
-    """
-    n, k = loc.shape
-    var = scale * scale
-    out = np.empty(n)
-    chunk = max(1, _PAIR_BUDGET // (k * k))
-    for start in range(0, n, chunk):
-        sl = slice(start, start + chunk)
-        ws, ls, vs = w[sl], loc[sl], var[sl]
-        to_y = np.sum(ws * _abs_normal_mean(y[sl, None] - ls, vs), axis=1)
-        pair = _abs_normal_mean(ls[:, :, None] - ls[:, None, :], vs[:, :, None] + vs[:, None, :])
-        spread = np.einsum("ni,nj,nij->n", ws, ws, pair)
-        out[sl] = to_y - 0.5 * spread
-    return np.maximum(out, 0.0)  # rounding can leave -1e-17 where the score is ~0
-
-
-def _crps_ensemble(x: FloatArray, y: FloatArray) -> FloatArray:
-    """CRPS of the empirical distribution of ``x`` (n, S): ``E|X - y| - 1/2 E|X - X'|``.
-
-    The pair term uses the sorted-sample identity
-    ``sum_ij |x_i - x_j| = 2 sum_i (2 i - S - 1) x_(i)`` (``i = 1..S``), so the cost is
-    ``O(S log S)`` per row; the result equals properscoring's ``crps_ensemble``.
-    """
-    s = x.shape[1]
-    xs = np.sort(x, axis=1)
-    to_y = np.mean(np.abs(xs - y[:, None]), axis=1)
-    coef = 2.0 * np.arange(1, s + 1) - s - 1.0
-    half_spread = (xs @ coef) / (s * s)
-    return np.maximum(to_y - half_spread, 0.0)
-
-
-def _crps_quantile_quadrature(predictive: Predictive, y: FloatArray) -> FloatArray:
-    """CRPS as ``2 int_0^1 rho_q(y - Q(q)) dq`` on ``_CRPS_QUADRATURE_LEVELS`` midpoints.
-
-    Used for kinds that are not a Gaussian mixture (e.g. a recalibrated predictive).
-    """
-    m = _CRPS_QUADRATURE_LEVELS
-    q = (np.arange(m) + 0.5) / m
-    quant = predictive.quantile(q)  # (m, n)
-    u = y[None, :] - quant
-    pinball = u * (q[:, None] - (u < 0.0))
-    return 2.0 * np.mean(pinball, axis=0)
-
-
 def crps_per_point(y_true: ArrayLike, predictive: Predictive) -> FloatArray:
     """Continuous ranked probability score of every point, ndarray of shape (n,).
 
@@ -360,16 +284,7 @@ def crps_per_point(y_true: ArrayLike, predictive: Predictive) -> FloatArray:
     ndarray of shape (n,)
     """
     y = _check_inputs(y_true, predictive)
-    exact = predictive._crps(y)
-    if exact is not None:
-        return np.asarray(exact, dtype=np.float64)
-    if isinstance(predictive, GaussianPredictive):
-        return _crps_gaussian(y, predictive.mean, predictive.stddev)
-    if isinstance(predictive, SamplePredictive) and predictive.is_plain:
-        return _crps_ensemble(np.asarray(predictive.locs), y)
-    if isinstance(predictive, (MixturePredictive, SamplePredictive)):
-        return _crps_mixture(*predictive.as_mixture(), y)
-    return _crps_quantile_quadrature(predictive, y)
+    return np.asarray(predictive._crps(y), dtype=np.float64)
 
 
 def crps(y_true: ArrayLike, predictive: Predictive) -> float:
@@ -411,7 +326,7 @@ def pit(y_true: ArrayLike, predictive: Predictive, seed: Seed = 0) -> FloatArray
     """
     y = _check_inputs(y_true, predictive)
     upper = np.asarray(predictive.cdf(y), dtype=np.float64)
-    if type(predictive)._cdf_left is Predictive._cdf_left:  # no atoms: F(y-) == F(y)
+    if not predictive._has_atoms:  # no atoms: F(y-) == F(y)
         return upper
     lower = np.asarray(predictive._cdf_left(y), dtype=np.float64)
     jump = upper > lower
@@ -573,7 +488,7 @@ def calibration_curve(
     RMS and mean absolute error) are the same on the symmetric grid.
     """
     y = _check_inputs(y_true, predictive)
-    n_levels = _check_int(n_levels, "n_levels", 2)
+    n_levels = check_int("n_levels", n_levels, 2)
     kind = _check_kind(kind)
     expected = np.linspace(0.0, 1.0, n_levels)
     u = pit(y, predictive, seed)
@@ -680,7 +595,7 @@ def rmv_rmse_curve(y_true: ArrayLike, predictive: Predictive, n_bins: int = 10) 
     import pandas as pd
 
     y = _check_inputs(y_true, predictive)
-    n_bins = _check_int(n_bins, "n_bins", 1)
+    n_bins = check_int("n_bins", n_bins, 1)
     if n_bins > len(y):
         raise InputError(
             f"n_bins = {n_bins} is more than the {len(y)} points; pass n_bins <= {len(y)}."

@@ -41,7 +41,6 @@ References
 from __future__ import annotations
 
 import io
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,7 +50,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from bdl._validation import check_row_index
+from bdl._validation import check_int, check_row_index, rows_text
 from bdl.calibration import metrics as M
 from bdl.errors import InputError
 from bdl.predictive import Predictive
@@ -89,12 +88,6 @@ _PROB_ATOL = 1e-9
 # --------------------------------------------------------------------------------------------
 
 
-def _rows_text(rows: NDArray[np.intp]) -> str:
-    shown = ", ".join(str(int(r)) for r in rows[:_MAX_ROWS_SHOWN])
-    more = len(rows) - _MAX_ROWS_SHOWN
-    return f"[{shown}]" + (f" and {more} more" if more > 0 else "")
-
-
 def _check_predictive(predictive: Any, name: str = "predictive") -> Predictive:
     if not isinstance(predictive, Predictive):
         raise InputError(
@@ -102,18 +95,6 @@ def _check_predictive(predictive: Any, name: str = "predictive") -> Predictive:
             f"got {type(predictive).__name__}."
         )
     return predictive
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise InputError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise InputError(f"{name} must be an int >= {minimum}, got {value!r}.") from None
-    if out < minimum:
-        raise InputError(f"{name} must be an int >= {minimum}, got {out}.")
-    return int(out)
 
 
 def _check_open_unit(name: str, value: Any, example: str) -> float:
@@ -249,7 +230,7 @@ def plot_reliability(
         For a length mismatch, non-finite ``y_true``, or ``n_levels < 2``.
     """
     y = M._check_inputs(y_true, predictive)
-    n_levels = _check_int("n_levels", n_levels, 2)
+    n_levels = check_int("n_levels", n_levels, 2)
     ax = _axes_or_new(ax)
 
     levels, observed = M.calibration_curve(y, predictive, n_levels=n_levels)
@@ -313,7 +294,7 @@ def plot_pit_histogram(
         outside (0, 1).
     """
     y = M._check_inputs(y_true, predictive)
-    n_bins = _check_int("n_bins", n_bins, 1)
+    n_bins = check_int("n_bins", n_bins, 1)
     confidence = _check_open_unit("confidence", confidence, "0.95")
     ax = _axes_or_new(ax)
 
@@ -447,7 +428,7 @@ def plot_error_vs_std(
         For a length mismatch, non-finite ``y_true`` or ``n_bins < 1``.
     """
     y = M._check_inputs(y_true, predictive)
-    n_bins = _check_int("n_bins", n_bins, 1)
+    n_bins = check_int("n_bins", n_bins, 1)
     ax = _axes_or_new(ax)
 
     n_bins = min(n_bins, len(y))
@@ -514,7 +495,7 @@ def plot_ordered_intervals(
     """
     y = M._check_inputs(y_true, predictive)
     level = _check_open_unit("level", level, "0.9")
-    max_points = _check_int("max_points", max_points, 2)
+    max_points = check_int("max_points", max_points, 2)
     ax = _axes_or_new(ax)
 
     n = len(y)
@@ -576,7 +557,7 @@ def plot_sharpness(
         For a non-predictive or ``n_bins < 1``.
     """
     predictive = _check_predictive(predictive)
-    n_bins = _check_int("n_bins", n_bins, 1)
+    n_bins = check_int("n_bins", n_bins, 1)
     ax = _axes_or_new(ax)
 
     std = np.asarray(predictive.stddev, dtype=np.float64)
@@ -651,7 +632,7 @@ def plot_recalibration_map(
         if bad.any():
             rows = np.flatnonzero(bad)
             raise InputError(
-                f"pit_values must lie in [0, 1], but not in rows {_rows_text(rows)} (row "
+                f"pit_values must lie in [0, 1], but not in rows {rows_text(rows, None, _MAX_ROWS_SHOWN)} (row "
                 f"{int(rows[0])} is {float(pit[rows[0]])!r}); pass predictive.cdf(y_true)."
             )
         pit = np.clip(pit, 0.0, 1.0)
@@ -854,7 +835,7 @@ def figure_to_png(fig: Figure, dpi: int = 110) -> bytes:
             f"fig must be a matplotlib Figure, got {type(fig).__name__}; for an Axes pass "
             "ax.figure."
         )
-    dpi = _check_int("dpi", dpi, 1)
+    dpi = check_int("dpi", dpi, 1)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()

@@ -37,17 +37,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
 
-from bdl._random import Seed, make_rng
 from bdl.calibration.metrics import _check_inputs, _check_predictive
 from bdl.errors import InputError, NotFittedError, UnsupportedOperationError
-from bdl.predictive import (
-    BoundedPredictive,
-    GaussianPredictive,
-    MixturePredictive,
-    Predictive,
-    SamplePredictive,
-    _check_n_samples,
-)
+from bdl.predictive import BoundedPredictive, Predictive
+from bdl.predictive._crps import _crps_quantile_quadrature
 
 __all__ = [
     "StdScaling",
@@ -525,43 +518,53 @@ class RecalibratedPredictive(Predictive):
 
     # -- probabilities -------------------------------------------------------------------
 
-    def cdf(self, y: ArrayLike) -> FloatArray:
-        return self._map(self._base.cdf(y))
+    def _cdf(self, y: FloatArray) -> FloatArray:
+        return self._map(self._base._cdf(y))
 
-    def _cdf_left(self, y: ArrayLike) -> FloatArray:
+    def _left_cdf(self, y: FloatArray) -> FloatArray:
         """``P(Y < y) = R(F(y-))``: keeps the jumps of a base with point masses."""
-        return self._map(self._base._cdf_left(y))
+        return self._map(self._base._left_cdf(y))
 
-    def sf(self, y: ArrayLike) -> FloatArray:
-        return self._map.sf(self._base.sf(y))
+    def _log_left_cdf(self, y: FloatArray) -> FloatArray:
+        """``log R(F(y-))``, with the lower-tail slope of ``R`` where ``F(y-)`` is tiny."""
+        return self._log_mapped_cdf(np.asarray(self._base._log_left_cdf(y), dtype=np.float64))
 
-    def log_cdf(self, y: ArrayLike) -> FloatArray:
-        lc = np.asarray(self._base.log_cdf(y), dtype=np.float64)
+    @property
+    def _has_atoms(self) -> bool:
+        return self._base._has_atoms
+
+    def _sf(self, y: FloatArray) -> FloatArray:
+        return self._map.sf(self._base._sf(y))
+
+    def _log_cdf(self, y: FloatArray) -> FloatArray:
+        return self._log_mapped_cdf(np.asarray(self._base._log_cdf(y), dtype=np.float64))
+
+    def _log_mapped_cdf(self, lc: FloatArray) -> FloatArray:
         u = np.exp(lc)
         with np.errstate(divide="ignore"):
             direct = np.log(self._map(u))
         slope = np.log(self._map.derivative(0.0)) + lc
         return np.minimum(np.where(u > _TAIL, direct, slope), 0.0)
 
-    def log_sf(self, y: ArrayLike) -> FloatArray:
-        ls = np.asarray(self._base.log_sf(y), dtype=np.float64)
+    def _log_sf(self, y: FloatArray) -> FloatArray:
+        ls = np.asarray(self._base._log_sf(y), dtype=np.float64)
         s = np.exp(ls)
         with np.errstate(divide="ignore"):
             direct = np.log(self._map.sf(s))
         slope = np.log(self._map.derivative(1.0)) + ls
         return np.minimum(np.where(s > _TAIL, direct, slope), 0.0)
 
-    def log_prob(self, y: ArrayLike) -> FloatArray:
+    def _log_prob(self, y: FloatArray) -> FloatArray:
         """``log R'(F(y)) + log f(y)``; at a point mass of the base ``log(R(F(y)) - R(F(y-)))``.
 
         The second form is the log-probability of the recalibrated atom (a bounded base with
         ``p_lower > 0`` at ``y == lower``); it is only evaluated for kinds with atoms.
         """
-        u = self._base.cdf(y)
-        out = np.log(self._map.derivative(u)) + self._base.log_prob(y)
-        if type(self._base)._cdf_left is Predictive._cdf_left:
+        u = self._base._cdf(y)
+        out = np.log(self._map.derivative(u)) + self._base._log_prob(y)
+        if not self._base._has_atoms:
             return out
-        left = np.asarray(self._base._cdf_left(y), dtype=np.float64)
+        left = np.asarray(self._base._left_cdf(y), dtype=np.float64)
         jump = np.asarray(u) > left
         if jump.any():
             with np.errstate(divide="ignore"):
@@ -591,7 +594,7 @@ class RecalibratedPredictive(Predictive):
         base = self._base
         f_lo = levels[j - 1] - v
         f_hi = levels[j] - v
-        if type(base)._cdf_left is not Predictive._cdf_left:
+        if base._has_atoms:
             # a base with point masses: where v falls in the jump of F at an end of the
             # bracket, the quantile is that end exactly (the atom), with nothing to solve
             at_lo = np.asarray(base.cdf(lo)) >= v
@@ -607,15 +610,37 @@ class RecalibratedPredictive(Predictive):
             base.cdf, lambda x: np.exp(base.log_prob(x)), v, lo, hi, f_lo, f_hi, x0, tol=tol
         )
 
-    def sample(self, n_samples: int, seed: Seed = None) -> FloatArray:
+    def _sample(self, n_samples: int, rng: np.random.Generator) -> FloatArray:
         """Inverse-transform draws, ndarray of shape (n_samples, n).
 
         Levels beyond the quadrature table (probability ~6e-16 per tail) are clipped to it.
         """
-        n_samples = _check_n_samples(n_samples)
-        rng = make_rng(seed)
         u = rng.random((int(n_samples), self.n_points))
         return self._base_quantile_entrywise(self._map.inverse(u))
+
+    # -- scores and acquisition ----------------------------------------------------------
+
+    def _crps(self, y: FloatArray) -> FloatArray:
+        """Quantile quadrature ``2 int_0^1 rho_q(y - Q(q)) dq`` on 512 midpoints."""
+        return _crps_quantile_quadrature(self, y)
+
+    def _expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
+        return np.exp(self._generic_log_expected_improvement(best, xi, maximize))
+
+    def _log_expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
+        return self._generic_log_expected_improvement(best, xi, maximize)
+
+    def _window_probability(self, low: float, high: float) -> FloatArray:
+        return np.clip(np.exp(self._generic_log_window_probability(low, high)), 0.0, 1.0)
+
+    def _log_window_probability(self, low: float, high: float) -> FloatArray:
+        return self._generic_log_window_probability(low, high)
+
+    def _prediction_columns(self) -> dict[str, FloatArray]:
+        raise UnsupportedOperationError(
+            "a recalibrated predictive has no PRED.csv layout; write the base predictive "
+            "(p.base) and the map (p.mapping) instead."
+        )
 
     def __repr__(self) -> str:
         return f"<RecalibratedPredictive n={self.n_points} base={self._base.kind} {self._map!r}>"
@@ -628,37 +653,7 @@ class RecalibratedPredictive(Predictive):
 
 def _scale_spread(pred: Predictive, s: float) -> Predictive:
     """The same kind with every deviation from the predictive mean multiplied by ``s``."""
-    if isinstance(pred, GaussianPredictive):
-        epi = pred.epistemic_variance * s * s if pred.has_split else None
-        return GaussianPredictive(pred.mean, pred.stddev * s, epi)
-    if isinstance(pred, MixturePredictive):
-        m = pred.mean[:, None]
-        epi = pred.epistemic_variance * s * s if pred.has_split else None
-        return MixturePredictive(pred.weights, m + s * (pred.locs - m), pred.scales * s, epi)
-    if isinstance(pred, SamplePredictive):
-        m = pred.mean[:, None]
-        scales = None if pred.scales is None else pred.scales * s
-        return SamplePredictive(m + s * (pred.locs - m), scales)
-    if isinstance(pred, BoundedPredictive):
-        # the untruncated components are spread about their own mixture mean; the bounds and
-        # the point masses stay (a metal stays a metal): only the continuous part widens
-        m = np.sum(pred.weights * pred.locs, axis=1)[:, None]
-        scaled = BoundedPredictive(
-            pred.weights, m + s * (pred.locs - m), pred.scales * s,
-            pred.lower, pred.upper, pred.p_lower, pred.p_upper,
-        )
-        if not pred.has_split:
-            return scaled
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(pred.variance > 0.0, scaled.variance / pred.variance, s * s)
-        return BoundedPredictive(
-            scaled.weights, scaled.locs, scaled.scales, pred.lower, pred.upper,
-            pred.p_lower, pred.p_upper, np.minimum(pred.epistemic_variance * ratio, scaled.variance),
-        )
-    raise UnsupportedOperationError(
-        f"StdScaling can scale gaussian, mixture, samples and bounded predictives, not a {pred.kind} "
-        "predictive; scale the base predictive before recalibrating it."
-    )
+    return pred._spread_scaled(s)
 
 
 class StdScaling:

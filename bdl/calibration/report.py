@@ -433,19 +433,6 @@ def prediction_frame(y_true: Any, predictive: Predictive) -> pd.DataFrame:
     p_upper`` (an absent bound is written as ``-inf`` / ``inf``).
     """
     y = np.asarray(y_true, dtype=float)
-    frame = {"y_true": y}
-    if isinstance(predictive, GaussianPredictive):
-        frame.update(mean=predictive.mean, std=predictive.stddev)
-    elif isinstance(predictive, SamplePredictive) and predictive.scales is None:
-        frame.update({f"s_{k}": predictive.locs[:, k] for k in range(predictive.locs.shape[1])})
-    elif isinstance(predictive, BoundedPredictive):
-        for k in range(predictive.n_components):
-            frame.update({f"w_{k}": predictive.weights[:, k], f"mu_{k}": predictive.locs[:, k],
-                          f"sigma_{k}": predictive.scales[:, k]})
-        frame.update(lower=predictive.lower, upper=predictive.upper,
-                     p_lower=predictive.p_lower, p_upper=predictive.p_upper)
-    else:
-        w, mu, sigma = predictive.as_mixture()
-        for k in range(w.shape[1]):
-            frame.update({f"w_{k}": w[:, k], f"mu_{k}": mu[:, k], f"sigma_{k}": sigma[:, k]})
+    frame: dict[str, Any] = {"y_true": y}
+    frame.update(predictive._prediction_columns())
     return pd.DataFrame(frame)

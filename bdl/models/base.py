@@ -36,8 +36,14 @@ def register(cls: type[BayesianRegressor]) -> type[BayesianRegressor]:
 class BayesianRegressor:
     """Base class of every regressor: standardisation of X and y, validation, persistence.
 
-    Subclasses implement ``_fit_standardised``, ``_predict_standardised`` and the two state
-    hooks ``_get_arrays`` / ``_set_arrays``.
+    Subclasses implement the public ``fit(X, y)`` (usually :meth:`_start_fit` for the
+    standardised data and the seeded generator, then :meth:`_fit_engine` for networks) and
+    ``predict_dist(X)`` (:meth:`_prepare_predict` standardises ``X``), ``_check_params`` for
+    their settings, and -- when their state is not the list of variables ``self._vars`` made by
+    ``_build`` -- the persistence hooks ``_get_arrays`` / ``_set_arrays`` (plus
+    ``_get_extra`` / ``_set_extra`` for JSON state and ``_save_parts`` / ``_load_parts`` for
+    sub-models). Networks trained by :func:`bdl.models.svi.fit_svi` also provide the engine
+    hooks ``trainable_variables``, ``elbo_terms(x, y, seed)`` and ``mc_predict(x, n, seed)``.
     """
 
     #: Name of the predictive kind ``predict_dist`` returns ("gaussian", "mixture", "samples").

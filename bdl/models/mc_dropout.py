@@ -296,9 +296,9 @@ class MCDropoutRegressor(BayesianRegressor):
         penalty = tf.add_n([tf.reduce_sum(tf.square(w)) for w in self._vars[0::2]])
         return loglik, self._n_train * self.weight_decay * penalty
 
-    def mc_predict(self, x: np.ndarray, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def mc_predict(self, x: np.ndarray, n_passes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """mu, scale of shape (n, T) in standardised units (the engine's prediction hook)."""
-        return self._passes_standardised(x, n_samples, seed)
+        return self._passes_standardised(x, n_passes, seed)
 
     def fit(self, X: Any, y: Any, *, strategy: Any = None) -> MCDropoutRegressor:
         """Train on features X of shape (n_samples, n_features) and targets y of shape (n_samples,).
@@ -339,6 +339,83 @@ class MCDropoutRegressor(BayesianRegressor):
         )
         self._predict_seed = int(rng.integers(2**31))
         return self
+
+    @classmethod
+    def from_population(
+        cls,
+        weights: Any,
+        member: int,
+        *,
+        x_mean: Any,
+        x_scale: Any,
+        y_mean: float,
+        y_scale: float,
+        noise_std: float,
+        n_train: int | None = None,
+        n_passes: int = 100,
+        random_state: int | None = None,
+    ) -> MCDropoutRegressor:
+        """A fitted model from one member of a population trained by the batched engine.
+
+        :func:`bdl.models._population.train_population` trains P of Gal and Ghahramani's
+        one-hidden-layer nets together in one graph (the engine of ``bdl bench uci``); this
+        turns member ``member`` into the :class:`MCDropoutRegressor` a user gets -- hidden
+        units ``(n_hidden,)``, dropout on the inputs and the hidden units
+        (``input_dropout=True``), fixed noise ``noise_std`` -- so that the benchmark scores
+        through this class's ``predict_dist``.
+
+        Parameters
+        ----------
+        weights : bdl.models._population.PopulationWeights
+        member : int
+            Which of the P members.
+        x_mean, x_scale : array_like of shape (n_features,)
+            The standardisation the member was trained in (``X_std = (X - x_mean) / x_scale``).
+        y_mean, y_scale : float
+            Likewise for the target.
+        noise_std : float
+            Standard deviation of the per-pass Gaussians in target units (Gal's ``tau**-0.5``).
+        n_train : int, optional
+            Number of training rows (kept for the weight-decay reading of ``elbo_terms``).
+        n_passes : int, default 100
+        random_state : int, optional
+            Seeds the default prediction seed.
+
+        Returns
+        -------
+        MCDropoutRegressor
+            Fitted: ``predict_dist`` works at once.
+        """
+        i = int(member)
+        if not 0 <= i < weights.n_members:
+            raise InputError(f"member must be in [0, {weights.n_members}), got {member!r}.")
+        model = cls(
+            hidden_units=(int(weights.W0.shape[2]),),
+            dropout_rate=float(weights.dropout_rate[i]),
+            input_dropout=True,
+            noise="fixed",
+            noise_std=float(noise_std),
+            n_passes=n_passes,
+            random_state=random_state,
+            progress=False,
+        )
+        model._check_params()
+        d = int(weights.W0.shape[1])
+        model.feature_names_in_ = None
+        model.n_features_in_ = d
+        model.x_mean_ = np.asarray(x_mean, dtype=np.float64).reshape(d)
+        model.x_scale_ = np.asarray(x_scale, dtype=np.float64).reshape(d)
+        model.y_mean_ = float(y_mean)
+        model.y_scale_ = float(y_scale)
+        model._n_train = float(n_train) if n_train is not None else float("nan")
+        f32 = np.float32
+        model._build([
+            np.asarray(weights.W0[i], f32), np.asarray(weights.b0[i], f32),
+            np.asarray(weights.W1[i], f32)[:, None], np.asarray([weights.b1[i]], f32),
+        ])
+        model.best_epoch_ = -1  # trained by the population engine, which has no early stopping
+        model._predict_seed = int(np.random.default_rng(random_state).integers(2**31))
+        return model
 
     def predict_dist(self, X: Any, n_passes: int | None = None, seed: int | None = None) -> SamplePredictive:
         """Predictive distribution: the mixture of the T per-pass Gaussians.

@@ -28,6 +28,8 @@ epistemic part is the spread of the per-sample means.
 
 from __future__ import annotations
 
+import warnings
+
 import math
 from typing import Any
 
@@ -52,6 +54,15 @@ _NOISES = ("heteroscedastic", "homoscedastic", "fixed")
 
 def _inv_softplus(x: float) -> float:
     return float(x + math.log(-math.expm1(-x)))
+
+
+def _warn_n_samples() -> None:
+    warnings.warn(
+        "VariationalBNN's n_samples is deprecated: the number of weight samples is called "
+        "n_passes, as in MCDropoutRegressor; pass n_passes=... instead.",
+        FutureWarning,
+        stacklevel=3,
+    )
 
 
 @register
@@ -91,8 +102,9 @@ class VariationalBNN(BayesianRegressor):
     snr_threshold : float, default 0.05
         Threshold on ||mean gradient||^2 / total gradient variance over the epoch's minibatches.
     max_batch_size : int, default 1024
-    n_samples : int, default 100
-        Weight samples S used by ``predict_dist``.
+    n_passes : int, default 100
+        Weight samples S used by ``predict_dist`` (one stochastic pass per sample; the name
+        :class:`~bdl.models.MCDropoutRegressor` uses for the same thing).
     validation_fraction : float, default 0.1
         Rows held out for early stopping on validation NLL (0: no early stopping).
     patience : int, default 30
@@ -144,13 +156,14 @@ class VariationalBNN(BayesianRegressor):
         adaptive_batch_size: bool = False,
         snr_threshold: float = 0.05,
         max_batch_size: int = 1024,
-        n_samples: int = 100,
+        n_passes: int = 100,
         validation_fraction: float = 0.1,
         patience: int = 30,
         min_scale: float = 1e-3,
         warm_start: bool = False,
         random_state: int | None = None,
         progress: bool | None = None,
+        n_samples: int | None = None,
     ) -> None:
         self.hidden_units = hidden_units
         self.estimator = estimator
@@ -172,13 +185,22 @@ class VariationalBNN(BayesianRegressor):
         self.adaptive_batch_size = adaptive_batch_size
         self.snr_threshold = snr_threshold
         self.max_batch_size = max_batch_size
-        self.n_samples = n_samples
+        self.n_passes = n_passes
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.min_scale = min_scale
         self.warm_start = warm_start
         self.random_state = random_state
         self.progress = progress
+        self.n_samples = n_samples
+
+    @property
+    def _passes(self) -> int:
+        """The number of weight samples: ``n_passes``, or the deprecated ``n_samples`` if set."""
+        if self.n_samples is not None:
+            _warn_n_samples()
+            return self.n_samples
+        return self.n_passes
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -195,8 +217,8 @@ class VariationalBNN(BayesianRegressor):
             raise InputError("prior_scale and mixture_scales must be positive and mixture_weight in (0, 1).")
         if self.posterior_init_std <= 0 or self.min_scale <= 0:
             raise InputError("posterior_init_std and min_scale must be positive.")
-        if self.n_samples < 1:
-            raise InputError(f"n_samples must be a positive integer, got {self.n_samples!r}.")
+        if self._passes < 1:
+            raise InputError(f"n_passes must be a positive integer, got {self._passes!r}.")
 
     # ------------------------------------------------------------------ variables
     def _layer_sizes(self, n_in: int) -> list[int]:
@@ -330,7 +352,7 @@ class VariationalBNN(BayesianRegressor):
             kl = self._kl_sampled(samples)
         return loglik, kl
 
-    def _pass_layers(self, seed: Any, n_samples: Any) -> list[tuple[Any, Any]]:
+    def _pass_layers(self, seed: Any, n_passes: Any) -> list[tuple[Any, Any]]:
         """S posterior weight samples as :func:`bdl.models._tf.stacked_forward` layers.
 
         Drawn once per prediction call and shared by every candidate, so the S passes are joint
@@ -349,7 +371,7 @@ class VariationalBNN(BayesianRegressor):
             for j, part in enumerate(("w", "b")):
                 loc = self._v[f"l{layer}_{part}_loc"]
                 eps = tf.random.stateless_normal(
-                    tf.concat([[n_samples], tf.shape(loc)], 0), seed=seed + [0, 2 * layer + 1 + j]
+                    tf.concat([[n_passes], tf.shape(loc)], 0), seed=seed + [0, 2 * layer + 1 + j]
                 )
                 pair.append(loc[None] + self._sigma(self._v[f"l{layer}_{part}_rho"])[None] * eps)
             layers.append((pair[0], pair[1]))
@@ -381,14 +403,14 @@ class VariationalBNN(BayesianRegressor):
             self._predict_fn = (weights_fn, chunk_fn)
         return self._predict_fn
 
-    def mc_predict(self, x: np.ndarray, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def mc_predict(self, x: np.ndarray, n_passes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """mu, scale of shape (n, S) in standardised units, computed in row chunks."""
         from bdl.models._tf import chunk_rows, run_passes_in_chunks, tf
 
         weights_fn, chunk_fn = self._compiled()
-        layers = weights_fn(tf.constant([seed, 0], tf.int64), tf.constant(n_samples, tf.int32))
-        chunk = chunk_rows(n_samples, [2, *map(int, self.hidden_units)], _MAX_ACTIVATIONS)
-        return run_passes_in_chunks(chunk_fn, np.asarray(x, np.float32), layers, n_samples, chunk)
+        layers = weights_fn(tf.constant([seed, 0], tf.int64), tf.constant(n_passes, tf.int32))
+        chunk = chunk_rows(n_passes, [2, *map(int, self.hidden_units)], _MAX_ACTIVATIONS)
+        return run_passes_in_chunks(chunk_fn, np.asarray(x, np.float32), layers, n_passes, chunk)
 
     # ------------------------------------------------------------------ public API
     def fit(self, X: Any, y: Any, *, strategy: Any = None) -> VariationalBNN:
@@ -436,8 +458,19 @@ class VariationalBNN(BayesianRegressor):
         warn_if_underfitting(self.underfitting_, type(self).__name__)
         return self
 
-    def predict_dist(self, X: Any, n_samples: int | None = None, seed: int | None = None) -> SamplePredictive:
+    def predict_dist(
+        self, X: Any, n_passes: int | None = None, seed: int | None = None, *, n_samples: int | None = None
+    ) -> SamplePredictive:
         """Predictive distribution: equal-weight mixture over S posterior weight samples.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples_X, n_features)
+        n_passes : int, optional
+            Weight samples S (default ``self.n_passes``).
+        seed : int, optional
+        n_samples : int, optional
+            Deprecated alias of ``n_passes`` (warns).
 
         Returns
         -------
@@ -445,9 +478,13 @@ class VariationalBNN(BayesianRegressor):
             ``locs``, ``scales`` of shape (n_samples_X, S) in target units.
         """
         Xs = self._prepare_predict(X)
-        S = int(self.n_samples if n_samples is None else n_samples)
+        if n_samples is not None:
+            _warn_n_samples()
+            if n_passes is None:
+                n_passes = n_samples
+        S = int(self._passes if n_passes is None else n_passes)
         if S < 1:
-            raise InputError(f"n_samples must be a positive integer, got {n_samples!r}.")
+            raise InputError(f"n_passes must be a positive integer, got {n_passes!r}.")
         mu, sc = self.mc_predict(Xs, S, self._predict_seed if seed is None else int(seed))
         return SamplePredictive(mu * self.y_scale_ + self.y_mean_, sc * self.y_scale_)
 
