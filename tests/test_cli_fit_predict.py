@@ -35,6 +35,9 @@ def test_fit_then_predict_writes_bounded_intervals_and_the_report_layout(tmp_pat
     covered = np.mean((out["y"] >= out["lower_90"]) & (out["y"] <= out["upper_90"]))
     assert covered >= 0.75
     assert "reach the lower bound" in capsys.readouterr().out
+    # the predictions file is what 'bdl report' reads: the distribution's columns are the layout
+    assert main(["report", "--predictions", str(tmp_path / "pred.csv"), "-o", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "report.html").exists()
 
 
 def test_fit_a_named_network_and_predictions_are_truncated(tmp_path: Path) -> None:

@@ -369,6 +369,10 @@ def read_predictions(path: str | Path) -> tuple[np.ndarray, Predictive]:
     samples = sorted(int(m.group(1)) for c in cols if (m := _SAMPLE_RE.match(c)))
     layouts = [name for name, present in (
         ("mean,std", "mean" in cols and "std" in cols), ("mixture", bool(mix)), ("samples", bool(samples))) if present]
+    if len(layouts) == 2 and "mean,std" in layouts:
+        # 'bdl predict' writes summary columns (mean, median, std, lower_90, upper_90) beside the
+        # distribution's own columns: the distribution is the layout, the summaries are extra
+        layouts.remove("mean,std")
     if len(layouts) != 1:
         raise InputError(
             f"{path} must hold exactly one predictive layout besides y_true: 'mean,std', or mixture columns "

@@ -226,9 +226,13 @@ class Predictive(ABC):
         Returns
         -------
         lower, upper : ndarray of shape (n,)
-            The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles.
+            The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (a kind with point masses
+            may start the interval at a bound instead: see :meth:`BoundedPredictive._interval`).
         """
-        level = _check_level(level)
+        return self._interval(_check_level(level))
+
+    def _interval(self, level: float) -> tuple[FloatArray, FloatArray]:
+        """Hook: the central interval (levels already checked)."""
         bounds = self._quantile(np.array([(1.0 - level) / 2.0, (1.0 + level) / 2.0]))
         return bounds[0], bounds[1]
 
