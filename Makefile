@@ -25,7 +25,7 @@ run: $(STAMP)
 	  $(BIN)/discovery-loop resume --ledger $(CAMPAIGN)/ledger.sqlite --report $(CAMPAIGN)/report; \
 	else \
 	  $(BIN)/discovery-loop run --dataset matbench_expt_gap --target gap_expt_eV --formula-column composition \
-	    --window 1.1 1.7 --strategy window --budget 200 --batch-size 20 --seed 0 --gate skip \
+	    --window 1.1 1.7 --strategy window --lower-bound 0 --budget 200 --batch-size 20 --seed 0 --gate skip \
 	    --ledger $(CAMPAIGN)/ledger.sqlite --report $(CAMPAIGN)/report; \
 	fi
 

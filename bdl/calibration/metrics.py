@@ -435,14 +435,12 @@ def coverage(y_true: ArrayLike, predictive: Predictive, levels: ArrayLike = (0.5
     Returns
     -------
     ndarray of shape (m,)
-        Share of ``y_true`` inside ``predictive.interval(l)`` for each level ``l`` (the central
-        interval ``[Q((1 - l) / 2), Q((1 + l) / 2)]``, except for a bounded predictive whose
-        point mass holds a whole tail); ``coverage(y, p, [l])[0] == interval_coverage(y, p, l)``.
+        Share of ``y_true`` inside ``predictive.interval(l)``, the central interval
+        ``[Q((1 - l) / 2), Q((1 + l) / 2)]``, for each level ``l``;
+        ``coverage(y, p, [l])[0] == interval_coverage(y, p, l)``.
     """
     y = _check_inputs(y_true, predictive)
     lv = _check_levels(levels)
-    # predictive.interval: the central interval, or, where a point mass holds a whole tail, the
-    # interval from that bound with probability exactly l (BoundedPredictive)
     inside = [(y >= lo) & (y <= hi) for lo, hi in (predictive.interval(float(level)) for level in lv)]
     return np.mean(np.array(inside), axis=1)
 

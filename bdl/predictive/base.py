@@ -226,8 +226,9 @@ class Predictive(ABC):
         Returns
         -------
         lower, upper : ndarray of shape (n,)
-            The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (a kind with point masses
-            may start the interval at a bound instead: see :meth:`BoundedPredictive._interval`).
+            The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles. With a point mass (the
+            bounded kind) the interval can hold more than ``level``; it is still the one the
+            interval score rewards (Gneiting & Raftery 2007: the central quantiles minimise it).
         """
         return self._interval(_check_level(level))
 

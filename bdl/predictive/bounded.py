@@ -468,23 +468,6 @@ class BoundedPredictive(Predictive):
 
     # -- quantiles and sampling ----------------------------------------------------------
 
-    def _interval(self, level: float) -> tuple[FloatArray, FloatArray]:
-        """The central interval, except where a point mass holds a whole tail.
-
-        Where the atom at ``lower`` carries at least the tail probability ``(1 - level) / 2``,
-        the central interval would start at the atom and hold more than ``level`` (up to
-        ``level + p_lower``); the interval is then ``[lower, Q(level)]``, which holds exactly
-        ``level`` and contains the atom. Likewise ``[Q(1 - level), upper]`` for an atom at
-        ``upper``. With atoms on both sides above the tail, the central interval is kept.
-        """
-        tail = (1.0 - level) / 2.0
-        q = self._quantile(np.array([tail, 1.0 - tail, level, 1.0 - level]))
-        at_lo = (self._p_lower >= tail) & ~(self._p_upper >= tail)
-        at_hi = (self._p_upper >= tail) & ~(self._p_lower >= tail)
-        lower = np.where(at_lo, self._lower, np.where(at_hi, q[3], q[0]))
-        upper = np.where(at_lo, q[2], np.where(at_hi, self._upper, q[1]))
-        return lower, upper
-
     def _quantile(self, levels: FloatArray) -> FloatArray:
         """Quantiles at ``levels`` (m,), shape (m, n); atoms respected, bounds never crossed."""
         q = levels[:, None]
