@@ -1,7 +1,7 @@
 """Run the benchmarks: ``python -m benchmarks.run [SUITE ...] [--quick]`` (default: all).
 
 Suites: featurize, expt_gap, uci, calibration, diagnostics_synthetic, diagnostics_polymorphs,
-rohr, gate, speed, round_latency.
+rohr, gate, speed, round_latency, small_data, campaigns_vs_peers.
 
 Results go to ``benchmarks/results/*.md`` and ``*.json`` with the date and machine.
 """
@@ -78,6 +78,9 @@ SUITES = {
     "gate": lambda quick: _argv_main("gate_campaigns", quick),
     "speed": _speed,
     "round_latency": _round_latency,
+    "small_data": lambda quick: __import__("benchmarks.small_data", fromlist=["main"]).main(["--quick"] if quick else []),
+    "campaigns_vs_peers": lambda quick: __import__("benchmarks.campaigns_vs_peers", fromlist=["main"]).main(
+        ["--seeds", "1", "--sets", "perovskite"] if quick else []),
 }
 
 

@@ -97,7 +97,7 @@ def test_prediction_csv_round_trip(tmp_path, kind):
          "sum to one"),
         ({"y_true": [1.0], "w_0": [1.0], "mu_0": [0.0]}, "sigma_0"),
         ({"y_true": [1.0], "s_0": [1.0]}, "at least two"),
-        ({"y_true": [1.0], "mean": [1.0], "std": [1.0], "s_0": [1.0], "s_1": [2.0]}, "exactly one"),
+        ({"y_true": [1.0], "w_0": [1.0], "mu_0": [0.0], "sigma_0": [1.0], "s_0": [1.0], "s_1": [2.0]}, "exactly one"),
     ],
 )
 def test_bad_prediction_files_give_one_clear_error(tmp_path, frame, message):
