@@ -29,13 +29,13 @@ def _name(code: str) -> str:
         return "dask"
     if "open_campaign" in code:
         return "campaign"
-    if "MCDropoutRegressor(random_state=0).fit(X[:4000]" in code:
+    if "recommended(lower_bound=0.0, random_state=0).fit(" in code:
         return "quickstart"
     return f"snippet{snippets().index(code)}"
 
 
 #: Snippets too slow for every test run, and why; BDL_README_ALL=1 runs them as written. (The
-#: quick start, MC dropout on 4000 compositions, takes under a minute on 2 cores: it runs.)
+#: quick start, the recommended surrogate on 300 compositions, takes seconds: it runs.)
 EXPENSIVE = {
     "campaign": "a 200-measurement campaign on 4604 compositions (minutes); run below at budget=40",
 }
