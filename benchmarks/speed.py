@@ -193,7 +193,7 @@ def predictive_passes(n: int, T: int, reps: int, naive_n: int) -> dict:
     out["mc_dropout"]["previous_seconds_scaled"] = t_prev = min(_timed(prev) for _ in range(2)) * n / naive_n
     out["mc_dropout"]["speedup_over_previous"] = t_prev / out["mc_dropout"]["seconds_median"]
 
-    vi = _fitted(VariationalBNN, VI_HIDDEN, n_samples=T)
+    vi = _fitted(VariationalBNN, VI_HIDDEN, n_passes=T)
     g1, g2 = VI_HIDDEN
     vi_flops = 2.0 * n * T * (N_FEATURES * g1 + g1 * g2 + g2 * 2)
     out["variational"] = _interleaved(lambda: vi.predict_dist(X), vi_flops, (4096, N_FEATURES, T * g1), reps)

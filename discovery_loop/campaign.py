@@ -75,7 +75,7 @@ MODELS: dict[str, tuple[str | type, dict[str, Any]]] = {
     "variational": (
         "VariationalBNN",
         {"hidden_units": [64, 64], "epochs": 600, "batch_size": 32, "patience": 60, "learning_rate": 3e-3,
-         "n_samples": 100},
+         "n_passes": 100},
     ),
 }
 

@@ -21,10 +21,10 @@ from bdl.predictive import Predictive
 FAST = dict(epochs=60, batch_size=64, progress=False)
 FACTORIES = {
     "mc_dropout": lambda seed: MCDropoutRegressor(hidden_units=(32, 32), n_passes=30, random_state=seed, **FAST),
-    "variational_flipout": lambda seed: VariationalBNN(hidden_units=(32, 32), n_samples=30, random_state=seed, **FAST),
+    "variational_flipout": lambda seed: VariationalBNN(hidden_units=(32, 32), n_passes=30, random_state=seed, **FAST),
     "variational_reparam_mixture": lambda seed: VariationalBNN(
         hidden_units=(32,), estimator="reparameterization", prior="scale_mixture", noise="homoscedastic",
-        n_samples=30, random_state=seed, **FAST),
+        n_passes=30, random_state=seed, **FAST),
     "mdn": lambda seed: MixtureDensityRegressor(n_components=3, hidden_units=(32, 32), random_state=seed, **FAST),
     "ensemble": lambda seed: DeepEnsembleRegressor(n_members=3, hidden_units=(32, 32), random_state=seed, **FAST),
     "ensemble_mdn": lambda seed: DeepEnsembleRegressor(member="mdn", n_members=2, n_components=2,

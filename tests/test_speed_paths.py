@@ -38,7 +38,7 @@ def mc_models():
 @pytest.fixture(scope="module")
 def vi_model():
     X, y = _data(300, 0)
-    return VariationalBNN(hidden_units=(16, 8), epochs=2, n_samples=9, posterior_init_std=0.1, random_state=0,
+    return VariationalBNN(hidden_units=(16, 8), epochs=2, n_passes=9, posterior_init_std=0.1, random_state=0,
                           progress=False).fit(X, y)
 
 
@@ -87,7 +87,7 @@ def test_variational_fast_passes_equal_the_slow_per_sample_loop(vi_model):
     model = vi_model
     X, _ = _data(41, 2)
     S, seed = 9, 5
-    pred = model.predict_dist(X, n_samples=S, seed=seed)
+    pred = model.predict_dist(X, n_passes=S, seed=seed)
     post = model.posterior()
     Xs = model._scale_X(X).astype(np.float64)
     layers = []
@@ -135,7 +135,7 @@ def test_rows_do_not_depend_on_the_chunking(mc_models, vi_model, monkeypatch, mo
 @pytest.mark.parametrize("module_name", ["mc", "vi"])
 def test_repeated_predictions_do_not_retrace(mc_models, vi_model, module_name):
     model = mc_models[0] if module_name == "mc" else vi_model
-    key = "n_passes" if module_name == "mc" else "n_samples"
+    key = "n_passes"
     model._predict_fn = None  # start from fresh compiled functions
     for n, T in [(10, 5), (10, 5), (37, 5), (200, 12), (3, 7)]:
         model.predict_dist(_data(n, n)[0], **{key: T})

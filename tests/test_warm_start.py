@@ -24,7 +24,7 @@ NET = dict(hidden_units=(32, 32), batch_size=64, epochs=400, patience=15, progre
 FACTORIES = {
     "mc_dropout": lambda seed, **kw: MCDropoutRegressor(n_passes=20, random_state=seed, **{**NET, **kw}),
     "mdn": lambda seed, **kw: MixtureDensityRegressor(n_components=3, random_state=seed, **{**NET, **kw}),
-    "variational": lambda seed, **kw: VariationalBNN(n_samples=20, random_state=seed, **{**NET, **kw}),
+    "variational": lambda seed, **kw: VariationalBNN(n_passes=20, random_state=seed, **{**NET, **kw}),
 }
 SEED = 5  # seed of the second fit (cold and warm), hence of its validation split
 
