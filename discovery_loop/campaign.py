@@ -1125,7 +1125,6 @@ def open_campaign(
     if new:
         # everything is resolved and checked before the ledger file exists: a bad setting, pool or
         # oracle leaves no file behind
-        assert config is not None
         if not isinstance(config, CampaignConfig):
             raise InputError(f"config must be a CampaignConfig, got {type(config).__name__}.")
         config.validate()

@@ -472,7 +472,8 @@ class Ledger:
                 c.executemany("INSERT INTO targets VALUES (?)", [(int(i),) for i in targets])
         if self._building is not None:
             # the start is complete: put the ledger in place in one rename, then reopen it there
-            assert self._conn is not None
+            if self._conn is None:
+                raise LedgerError(f"{self._real}: the ledger's connection closed before its start was complete; run again.")
             self._conn.close()
             self._conn = None
             os.replace(self._building, self._real)

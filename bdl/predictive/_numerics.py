@@ -120,6 +120,39 @@ def _check_same_shape(name: str, arr: FloatArray, ref_name: str, ref: FloatArray
         )
 
 
+def _check_mixture_arrays(
+    weights: ArrayLike, locs: ArrayLike, scales: ArrayLike, negative_hint: str, sum_hint: str
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Validate per-point component arrays of a mixture (weights, locs, scales of one shape).
+
+    ``negative_hint`` / ``sum_hint`` end the messages for negative weights and rows that do not
+    sum to one, in the words of the kind. Returns the three arrays and the row sums of the weights.
+    """
+    shape = "(n_points, n_components)"
+    w = _as_float_array("weights", weights, 2, shape)
+    loc = _as_float_array("locs", locs, 2, shape)
+    scale = _as_float_array("scales", scales, 2, shape)
+    _check_same_shape("locs", loc, "weights", w)
+    _check_same_shape("scales", scale, "weights", w)
+    _check_positive("scales", scale)
+    negative = w < 0.0
+    if negative.any():
+        rows = _bad_rows(negative)
+        raise InputError(
+            f"weights must be non-negative, but has negative values in {_rows_text(rows)} "
+            f"(row {int(rows[0])} has {float(w[rows[0]].min())!r}); {negative_hint}"
+        )
+    sums = w.sum(axis=1)
+    off = np.abs(sums - 1.0) > _WEIGHT_ATOL
+    if off.any():
+        rows = np.flatnonzero(off)
+        raise InputError(
+            f"weights must sum to 1 in every row (within {_WEIGHT_ATOL:g}), but not in "
+            f"{_rows_text(rows)} (row {int(rows[0])} sums to {float(sums[rows[0]])!r}); {sum_hint}"
+        )
+    return w, loc, scale, sums
+
+
 def _check_split(
     kind: str, epistemic: ArrayLike, variance: FloatArray
 ) -> tuple[FloatArray, FloatArray]:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     import pandas as pd
 
 from bdl.predictive._numerics import (
+    _check_mixture_arrays,
     FloatArray,
     P,
     _BRACKET_SCALES,
@@ -22,11 +23,7 @@ from bdl.predictive._numerics import (
     _CRPS_GL_NODES,
     _EPS,
     _QUANTILE_MAX_ITER,
-    _WEIGHT_ATOL,
-    _as_float_array,
     _bad_rows,
-    _check_positive,
-    _check_same_shape,
     _check_split,
     _frozen,
     _log_ndtr_diff,
@@ -119,31 +116,12 @@ class BoundedPredictive(Predictive):
         p_upper: ArrayLike | None = None,
         epistemic_variance: ArrayLike | None = None,
     ) -> None:
-        shape = "(n_points, n_components)"
-        w = _as_float_array("weights", weights, 2, shape)
-        loc = _as_float_array("locs", locs, 2, shape)
-        scale = _as_float_array("scales", scales, 2, shape)
-        _check_same_shape("locs", loc, "weights", w)
-        _check_same_shape("scales", scale, "weights", w)
-        _check_positive("scales", scale)
-        negative = w < 0.0
-        if negative.any():
-            rows = _bad_rows(negative)
-            raise InputError(
-                f"weights must be non-negative, but has negative values in {_rows_text(rows)} "
-                f"(row {int(rows[0])} has {float(w[rows[0]].min())!r}); pass the shares of the "
-                "truncated components (probabilities within the continuous part)."
-            )
-        sums = w.sum(axis=1)
-        off = np.abs(sums - 1.0) > _WEIGHT_ATOL
-        if off.any():
-            rows = np.flatnonzero(off)
-            raise InputError(
-                f"weights must sum to 1 in every row (within {_WEIGHT_ATOL:g}), but not in "
-                f"{_rows_text(rows)} (row {int(rows[0])} sums to {float(sums[rows[0]])!r}); "
-                "they are the shares of the continuous part: normalise them, and give the "
-                "point masses through p_lower / p_upper."
-            )
+        w, loc, scale, sums = _check_mixture_arrays(
+            weights, locs, scales,
+            "pass the shares of the truncated components (probabilities within the continuous part).",
+            "they are the shares of the continuous part: normalise them, and give the point masses "
+            "through p_lower / p_upper.",
+        )
         n = w.shape[0]
         lo = _optional_bound("lower", lower, n, -np.inf)
         hi = _optional_bound("upper", upper, n, np.inf)

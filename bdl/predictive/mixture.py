@@ -14,16 +14,12 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     import pandas as pd
 
 from bdl.predictive._numerics import (
+    _check_mixture_arrays,
     FloatArray,
-    _WEIGHT_ATOL,
     _as_float_array,
-    _bad_rows,
-    _check_positive,
-    _check_same_shape,
     _check_split,
     _frozen,
     _mixture_moments,
-    _rows_text,
 )
 from bdl.predictive.base import Predictive, _joined_split
 
@@ -64,30 +60,11 @@ class MixturePredictive(Predictive):
         scales: ArrayLike,
         epistemic_variance: ArrayLike | None = None,
     ) -> None:
-        shape = "(n_points, n_components)"
-        w = _as_float_array("weights", weights, 2, shape)
-        loc = _as_float_array("locs", locs, 2, shape)
-        scale = _as_float_array("scales", scales, 2, shape)
-        _check_same_shape("locs", loc, "weights", w)
-        _check_same_shape("scales", scale, "weights", w)
-        _check_positive("scales", scale)
-        negative = w < 0.0
-        if negative.any():
-            rows = _bad_rows(negative)
-            raise InputError(
-                f"weights must be non-negative, but has negative values in {_rows_text(rows)} "
-                f"(row {int(rows[0])} has {float(w[rows[0]].min())!r}); pass probabilities, or "
-                "raw network outputs to MixturePredictive.from_logits."
-            )
-        sums = w.sum(axis=1)
-        off = np.abs(sums - 1.0) > _WEIGHT_ATOL
-        if off.any():
-            rows = np.flatnonzero(off)
-            raise InputError(
-                f"weights must sum to 1 in every row (within {_WEIGHT_ATOL:g}), but "
-                f"not in {_rows_text(rows)} (row {int(rows[0])} sums to {float(sums[rows[0]])!r}); "
-                "normalise them or use MixturePredictive.from_logits."
-            )
+        w, loc, scale, sums = _check_mixture_arrays(
+            weights, locs, scales,
+            "pass probabilities, or raw network outputs to MixturePredictive.from_logits.",
+            "normalise them or use MixturePredictive.from_logits.",
+        )
         self._weights = _frozen(w / sums[:, None])
         self._locs = _frozen(loc)
         self._scales = _frozen(scale)
