@@ -55,6 +55,7 @@ from bdl.calibration.metrics import _check_inputs, _check_predictive
 from bdl.calibration.recalibration import _not_fitted
 from bdl.errors import InputError, UnsupportedOperationError
 from bdl.predictive import Predictive
+from bdl.predictive.base import QuadratureScores
 from bdl.predictive._numerics import _frozen
 
 __all__ = [
@@ -329,7 +330,7 @@ class ConformalPredictive(Predictive):
         return lo, hi
 
 
-class WarpedPredictive(Predictive):
+class WarpedPredictive(QuadratureScores, Predictive):
     """A base predictive pushed through an increasing piecewise-linear map ``g`` of ``y``.
 
     ``g`` sends ``[lower_in, upper_in]`` linearly onto ``[lower_out, upper_out]`` and shifts
@@ -472,23 +473,6 @@ class WarpedPredictive(Predictive):
     @property
     def stddev(self) -> FloatArray:
         return np.sqrt(self.variance)
-
-    def _crps(self, y: FloatArray) -> FloatArray:
-        from bdl.predictive._crps import _crps_quantile_quadrature
-
-        return _crps_quantile_quadrature(self, y)
-
-    def _expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
-        return np.exp(self._generic_log_expected_improvement(best, xi, maximize))
-
-    def _log_expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
-        return self._generic_log_expected_improvement(best, xi, maximize)
-
-    def _window_probability(self, low: float, high: float) -> FloatArray:
-        return np.clip(np.exp(self._generic_log_window_probability(low, high)), 0.0, 1.0)
-
-    def _log_window_probability(self, low: float, high: float) -> FloatArray:
-        return self._generic_log_window_probability(low, high)
 
     def _prediction_columns(self) -> dict[str, FloatArray]:
         raise UnsupportedOperationError("a warped (conformalised) predictive has no PRED.csv layout; write p.base.")

@@ -40,7 +40,7 @@ from scipy.special import ndtr, ndtri
 from bdl.calibration.metrics import _check_inputs, _check_predictive
 from bdl.errors import InputError, NotFittedError, UnsupportedOperationError
 from bdl.predictive import BoundedPredictive, Predictive
-from bdl.predictive._crps import _crps_quantile_quadrature
+from bdl.predictive.base import QuadratureScores
 
 __all__ = [
     "StdScaling",
@@ -372,7 +372,7 @@ def _bounded_interval_moments(
 # --------------------------------------------------------------------------------------------
 
 
-class RecalibratedPredictive(Predictive):
+class RecalibratedPredictive(QuadratureScores, Predictive):
     """A predictive whose probabilities pass through a monotone map: ``cdf = R(F(y))``.
 
     Parameters
@@ -618,23 +618,7 @@ class RecalibratedPredictive(Predictive):
         u = rng.random((int(n_samples), self.n_points))
         return self._base_quantile_entrywise(self._map.inverse(u))
 
-    # -- scores and acquisition ----------------------------------------------------------
-
-    def _crps(self, y: FloatArray) -> FloatArray:
-        """Quantile quadrature ``2 int_0^1 rho_q(y - Q(q)) dq`` on 512 midpoints."""
-        return _crps_quantile_quadrature(self, y)
-
-    def _expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
-        return np.exp(self._generic_log_expected_improvement(best, xi, maximize))
-
-    def _log_expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
-        return self._generic_log_expected_improvement(best, xi, maximize)
-
-    def _window_probability(self, low: float, high: float) -> FloatArray:
-        return np.clip(np.exp(self._generic_log_window_probability(low, high)), 0.0, 1.0)
-
-    def _log_window_probability(self, low: float, high: float) -> FloatArray:
-        return self._generic_log_window_probability(low, high)
+    # -- scores and acquisition: QuadratureScores; no file layout ---------------------------
 
     def _prediction_columns(self) -> dict[str, FloatArray]:
         raise UnsupportedOperationError(

@@ -489,3 +489,28 @@ def _joined_split(parts: Sequence[Predictive]) -> FloatArray | None:
             "or none of them to have the split."
         )
     return np.concatenate([p.epistemic_variance for p in parts]) if splits == {True} else None
+
+
+class QuadratureScores:
+    """Mixin for kinds with no closed forms (recalibrated, warped): CRPS by quantile quadrature,
+    expected improvement and window probability by the generic one-dimensional quadrature of
+    :meth:`Predictive._generic_log_expected_improvement` / ``_generic_log_window_probability``.
+    List it before :class:`Predictive` in the bases."""
+
+    def _crps(self, y: FloatArray) -> FloatArray:
+        """Quantile quadrature ``2 int_0^1 rho_q(y - Q(q)) dq`` on 512 midpoints."""
+        from bdl.predictive._crps import _crps_quantile_quadrature
+
+        return _crps_quantile_quadrature(self, y)
+
+    def _expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
+        return np.exp(self._generic_log_expected_improvement(best, xi, maximize))  # type: ignore[attr-defined]
+
+    def _log_expected_improvement(self, best: float, xi: float, maximize: bool) -> FloatArray:
+        return self._generic_log_expected_improvement(best, xi, maximize)  # type: ignore[attr-defined]
+
+    def _window_probability(self, low: float, high: float) -> FloatArray:
+        return np.clip(np.exp(self._generic_log_window_probability(low, high)), 0.0, 1.0)  # type: ignore[attr-defined]
+
+    def _log_window_probability(self, low: float, high: float) -> FloatArray:
+        return self._generic_log_window_probability(low, high)  # type: ignore[attr-defined]
