@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bdl.errors import InputError
 
-__all__ = ["check_X", "check_bool", "check_int", "check_row_index", "check_y", "format_rows", "rows_text"]
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from bdl.predictive import Predictive
+
+__all__ = ["check_X", "check_bool", "check_int", "check_predictive", "check_real", "check_row_index", "check_y", "format_rows", "rows_text"]
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -51,16 +55,21 @@ def check_row_index(index: Any, n: int, rows: str) -> int:
     return i % n
 
 
+def _shown_rows(rows: Any, limit: int) -> tuple[np.ndarray, str, int]:
+    """The rows as a flat array, the first ``limit`` of them joined by commas, and how many more."""
+    rows = np.asarray(rows).ravel()
+    return rows, ", ".join(str(int(r)) for r in rows[:limit]), len(rows) - limit
+
+
 def rows_text(rows: Any, noun: str | None = "row", limit: int = 10) -> str:
     """Row numbers for a message: ``"rows [3, 17] and 5 more"`` (``"row [3]"`` for one).
 
     With ``noun=None`` only ``"[3, 17] and 5 more"``. The row formatter of the predictive
-    kinds and the calibration plots (one copy instead of two); :func:`format_rows` is the bare
-    list of the data checks.
+    kinds and the calibration plots; :func:`format_rows` is the bare list of the data checks
+    (both share one core, :func:`_shown_rows`; the two layouts stay because messages and tests
+    quote them).
     """
-    rows = np.asarray(rows).ravel()
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    more = len(rows) - limit
+    rows, shown, more = _shown_rows(rows, limit)
     text = f"[{shown}]" + (f" and {more} more" if more > 0 else "")
     if noun is None:
         return text
@@ -69,11 +78,55 @@ def rows_text(rows: Any, noun: str | None = "row", limit: int = 10) -> str:
 
 def format_rows(rows: np.ndarray, limit: int = 10) -> str:
     """Render row numbers as '3, 17, 42 (and 5 more)'."""
-    rows = np.asarray(rows).ravel()
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    if len(rows) > limit:
-        shown += f" (and {len(rows) - limit} more)"
-    return shown
+    _, shown, more = _shown_rows(rows, limit)
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    allow_inf: bool = False,
+) -> float:
+    """``value`` as a float (not a bool, not NaN; finite unless ``allow_inf``).
+
+    ``minimum`` is an inclusive lower bound, ``above`` an exclusive one (``above=0.0``: strictly
+    positive). The one scalar-number check of the acquisition functions and batch selectors
+    (it replaces their ``_check_real`` and ``_check_positive_float``). Raises
+    :class:`InputError` naming ``name`` and the value.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be a number, got the bool {value!r}.")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r} ({type(value).__name__}).") from None
+    if math.isnan(out) or (not allow_inf and math.isinf(out)):
+        raise InputError(f"{name} must be a finite number, got {out!r}.")
+    if minimum is not None and out < minimum:
+        raise InputError(f"{name} must be >= {minimum:g}, got {out!r}.")
+    if above is not None and not out > above:
+        raise InputError(f"{name} must be > {above:g}, got {out!r}.")
+    return out
+
+
+def check_predictive(value: Any, name: str = "predictive", hint: str = "") -> Predictive:
+    """``value`` if it is a :class:`bdl.predictive.Predictive`, else an InputError naming ``name``.
+
+    The one predictive check of the metrics, plots and acquisition functions; ``hint`` (a
+    sentence with its leading space) ends the message, e.g. when arguments look swapped.
+    """
+    from bdl.predictive import Predictive  # here: bdl.predictive itself imports this module
+
+    if isinstance(value, Predictive):
+        return value
+    raise InputError(
+        f"{name} must be a bdl.predictive.Predictive object (from model.predict_dist, or "
+        f"GaussianPredictive / MixturePredictive / SamplePredictive / BoundedPredictive), got "
+        f"{type(value).__name__}.{hint}"
+    )
 
 
 def check_X(X: Any, name: str = "X", feature_names: list[str] | None = None) -> tuple[np.ndarray, list[str] | None]:

@@ -126,7 +126,8 @@ def test_rows_do_not_depend_on_the_chunking(mc_models, vi_model, monkeypatch, mo
     model, module = (mc_models[0], mc_module) if module_name == "mc" else (vi_model, vi_module)
     X, _ = _data(300, 4)
     whole = model.predict_dist(X)
-    monkeypatch.setattr(module, "_MAX_ACTIVATIONS", 4000)  # chunks of a few dozen rows
+    budget = "_MAX_ACTIVATIONS_MC_DROPOUT" if module_name == "mc" else "_MAX_ACTIVATIONS_VARIATIONAL"
+    monkeypatch.setattr(module, budget, 4000)  # chunks of a few dozen rows
     chunked = model.predict_dist(X)
     np.testing.assert_allclose(chunked.locs, whole.locs, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(model.predict_dist(X[123:124]).locs, whole.locs[123:124], rtol=1e-6, atol=1e-6)

@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
 from bdl.calibration.metrics import _check_inputs, _check_predictive
-from bdl.calibration.recalibration import _not_fitted
+from bdl.calibration.recalibration import _fitted
 from bdl.errors import InputError, UnsupportedOperationError
 from bdl.predictive import Predictive
 from bdl.predictive.base import QuadratureScores
@@ -528,14 +528,9 @@ class SplitConformal:
         self.q_hat_ = conformal_quantile(self.scores_, alpha)
         return self
 
-    def _check_fitted(self) -> float:
-        if not hasattr(self, "q_hat_"):
-            raise _not_fitted(self)
-        return self.q_hat_
-
     def predict_interval(self, pred: Predictive) -> tuple[FloatArray, FloatArray]:
         """``mean -+ q_hat std``, two ndarrays of shape (n,)."""
-        q = self._check_fitted()
+        q: float = _fitted(self, "q_hat_")
         pred = _check_predictive(pred)
         mean, sd = np.asarray(pred.mean), np.asarray(pred.stddev)
         return mean - q * sd, mean + q * sd
@@ -548,7 +543,7 @@ class SplitConformal:
         UnsupportedOperationError
             When ``q_hat_`` is infinite (too few calibration points for ``alpha``).
         """
-        q = self._check_fitted()
+        q: float = _fitted(self, "q_hat_")
         pred = _check_predictive(pred)
         if not math.isfinite(q):
             raise UnsupportedOperationError(
@@ -598,14 +593,9 @@ class ConformalizedQuantileRegression:
         self.q_hat_ = conformal_quantile(self.scores_, alpha)
         return self
 
-    def _check_fitted(self) -> float:
-        if not hasattr(self, "q_hat_"):
-            raise _not_fitted(self)
-        return self.q_hat_
-
     def predict_interval(self, pred: Predictive) -> tuple[FloatArray, FloatArray]:
         """``[q_lo - Q, q_hi + Q]``, two ndarrays of shape (n,)."""
-        q = self._check_fitted()
+        q: float = _fitted(self, "q_hat_")
         lo, hi = self._bounds(_check_predictive(pred))
         return lo - q, hi + q
 
@@ -617,7 +607,7 @@ class ConformalizedQuantileRegression:
         UnsupportedOperationError
             When ``q_hat_`` is infinite, or so negative that an interval would be empty.
         """
-        q = self._check_fitted()
+        q: float = _fitted(self, "q_hat_")
         pred = _check_predictive(pred)
         lo_in, hi_in = self._bounds(pred)
         lo, hi = lo_in - q, hi_in + q
@@ -654,10 +644,9 @@ class ConformalPredictiveSystem:
 
     def transform(self, pred: Predictive) -> ConformalPredictive:
         """The conformal predictive distribution of every point of ``pred``."""
-        if not hasattr(self, "scores_"):
-            raise _not_fitted(self)
+        scores = _fitted(self, "scores_")
         pred = _check_predictive(pred)
-        return ConformalPredictive(pred.mean, pred.stddev, self.scores_)
+        return ConformalPredictive(pred.mean, pred.stddev, scores)
 
     def __repr__(self) -> str:
         return "ConformalPredictiveSystem()"

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bdl._random import Seed, make_rng
-from bdl._validation import check_int, format_rows
+from bdl._validation import check_int, check_predictive, format_rows
 from bdl.errors import InputError
 from bdl.predictive import Predictive
 from bdl.predictive._crps import (  # noqa: F401  (re-exported: tests and older callers)
@@ -101,16 +101,10 @@ DEFAULT_SCORE_LEVELS: FloatArray = np.linspace(0.01, 0.99, 99)
 
 
 def _check_predictive(predictive: Any, y_true: Any = None) -> Predictive:
-    if isinstance(predictive, Predictive):
-        return predictive
     hint = ""
     if isinstance(y_true, Predictive):
         hint = " The arguments look swapped: metrics take (y_true, predictive), true values first."
-    raise InputError(
-        "predictive must be a bdl.predictive.Predictive object (from model.predict_dist, or "
-        f"GaussianPredictive / MixturePredictive / SamplePredictive / BoundedPredictive), got "
-        f"{type(predictive).__name__}.{hint}"
-    )
+    return check_predictive(predictive, hint=hint)
 
 
 def _check_inputs(y_true: ArrayLike, predictive: Predictive, name: str = "y_true") -> FloatArray:

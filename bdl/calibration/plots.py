@@ -50,7 +50,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from bdl._validation import check_int, check_row_index, rows_text
+from bdl._validation import check_int, check_predictive, check_row_index, rows_text
 from bdl.calibration import metrics as M
 from bdl.errors import InputError
 from bdl.predictive import Predictive
@@ -86,15 +86,6 @@ _PROB_ATOL = 1e-9
 # --------------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------------
-
-
-def _check_predictive(predictive: Any, name: str = "predictive") -> Predictive:
-    if not isinstance(predictive, Predictive):
-        raise InputError(
-            f"{name} must be a bdl.predictive object (the output of a model's predict_dist), "
-            f"got {type(predictive).__name__}."
-        )
-    return predictive
 
 
 def _check_open_unit(name: str, value: Any, example: str) -> float:
@@ -179,6 +170,29 @@ def _mapping_values(mapping: Any, grid: FloatArray) -> FloatArray:
     return np.clip(values, 0.0, 1.0)
 
 
+def _diagonal_frame(
+    ax: Axes, top: float, above: str, below: str, xlabel: str, ylabel: str, title: str, legend_loc: str
+) -> Axes:
+    """Finish a square ``[0, top]`` plot read against its diagonal (reliability, RMSE vs RMV).
+
+    ``above`` / ``below`` name the regions above and below the diagonal, written across them.
+    """
+    text_kw: dict[str, Any] = dict(
+        transform=ax.transAxes, color="0.45", fontsize="small", style="italic",
+        ha="center", va="center", rotation=45, zorder=0,
+    )
+    ax.text(0.30, 0.70, above, **text_kw)
+    ax.text(0.70, 0.30, below, **text_kw)
+    ax.set_xlim(0.0, top)
+    ax.set_ylim(0.0, top)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc=legend_loc, fontsize="small")
+    return ax
+
+
 def _density_row(predictive: Predictive, index: int, grid: FloatArray) -> FloatArray:
     """Predictive density of row ``index`` over ``grid``, ndarray of shape (m,)."""
     row = predictive[[index]]  # a one-point predictive of the same kind
@@ -242,20 +256,11 @@ def plot_reliability(
         label=f"miscalibration area = {area:.3f}",
     )
     ax.plot(levels, observed, color=_C_MODEL, lw=2.0, marker="o", ms=2.5, label="model")
-    text_kw: dict[str, Any] = dict(
-        transform=ax.transAxes, color="0.45", fontsize="small", style="italic",
-        ha="center", va="center", zorder=0,
+    return _diagonal_frame(
+        ax, 1.0, "under-confident\n(intervals too wide)", "over-confident\n(intervals too narrow)",
+        "Nominal level of central interval", "Observed share inside interval",
+        f"Reliability of central intervals (n = {len(y)})", "upper left",
     )
-    ax.text(0.30, 0.70, "under-confident\n(intervals too wide)", rotation=45, **text_kw)
-    ax.text(0.70, 0.30, "over-confident\n(intervals too narrow)", rotation=45, **text_kw)
-    ax.set_xlim(0.0, 1.0)
-    ax.set_ylim(0.0, 1.0)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel("Nominal level of central interval")
-    ax.set_ylabel("Observed share inside interval")
-    ax.set_title(f"Reliability of central intervals (n = {len(y)})")
-    ax.legend(loc="upper left", fontsize="small")
-    return ax
 
 
 def plot_pit_histogram(
@@ -443,20 +448,11 @@ def plot_error_vs_std(
         label=f"binned, {len(counts)} bins of ~{int(np.median(counts))} points",
     )
     ax.plot([], [], ls="none", label=f"ENCE = {ence:.3f}")
-    text_kw: dict[str, Any] = dict(
-        transform=ax.transAxes, color="0.45", fontsize="small", style="italic",
-        ha="center", va="center", rotation=45, zorder=0,
+    return _diagonal_frame(
+        ax, top, "over-confident\n(errors > predicted)", "under-confident\n(errors < predicted)",
+        "RMV: root mean predicted variance in bin", "RMSE of predicted mean in bin",
+        "Error vs. predicted uncertainty", "best",
     )
-    ax.text(0.30, 0.70, "over-confident\n(errors > predicted)", **text_kw)
-    ax.text(0.70, 0.30, "under-confident\n(errors < predicted)", **text_kw)
-    ax.set_xlim(0.0, top)
-    ax.set_ylim(0.0, top)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel("RMV: root mean predicted variance in bin")
-    ax.set_ylabel("RMSE of predicted mean in bin")
-    ax.set_title("Error vs. predicted uncertainty")
-    ax.legend(loc="best", fontsize="small")
-    return ax
 
 
 def plot_ordered_intervals(
@@ -556,7 +552,7 @@ def plot_sharpness(
     InputError
         For a non-predictive or ``n_bins < 1``.
     """
-    predictive = _check_predictive(predictive)
+    predictive = check_predictive(predictive)
     n_bins = check_int("n_bins", n_bins, 1)
     ax = _axes_or_new(ax)
 
@@ -698,8 +694,8 @@ def plot_two_predictives(
         For predictives of different lengths, an index out of range, a bad grid, a
         non-finite ``y_true`` or ``labels`` that are not two strings.
     """
-    first = _check_predictive(first, "first")
-    second = _check_predictive(second, "second")
+    first = check_predictive(first, "first")
+    second = check_predictive(second, "second")
     n = len(first)
     if len(second) != n:
         raise InputError(

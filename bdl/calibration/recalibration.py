@@ -65,11 +65,20 @@ class RecalibrationNotFittedError(NotFittedError, InputError):
     """A recalibrator was used before ``fit`` (both an ``InputError`` and a ``NotFittedError``)."""
 
 
-def _not_fitted(obj: Any) -> RecalibrationNotFittedError:
-    return RecalibrationNotFittedError(
-        f"this {type(obj).__name__} is not fitted yet; call .fit(y_val, pred_val) on held-out "
-        "data before .transform(pred) or .mapping(p)."
-    )
+def _fitted(obj: Any, attr: str) -> Any:
+    """``obj.<attr>``, the learned state of a recalibrator or conformal method.
+
+    Raises
+    ------
+    RecalibrationNotFittedError
+        Before ``fit`` (when ``obj`` has no ``attr``).
+    """
+    if not hasattr(obj, attr):
+        raise RecalibrationNotFittedError(
+            f"this {type(obj).__name__} is not fitted yet; call .fit(y_val, pred_val) on held-out "
+            "data before .transform(pred) or .mapping(p)."
+        )
+    return getattr(obj, attr)
 
 
 def _check_probabilities(p: ArrayLike, name: str) -> FloatArray:
@@ -244,6 +253,39 @@ def _phi(x: FloatArray) -> FloatArray:
     return np.where(finite, np.exp(-0.5 * xf * xf) / np.sqrt(2.0 * np.pi), 0.0)
 
 
+def _sliced_moments(
+    table: FloatArray,
+    levels: FloatArray,
+    mapping: MonotoneMap,
+    centre: FloatArray,
+    k: int,
+    slice_moments: Callable[[slice], tuple[FloatArray, FloatArray, FloatArray]],
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and variance of ``R(F)`` from the base's moments on its M + 1 probability slices.
+
+    The driver shared by :func:`_interval_moments` and :func:`_bounded_interval_moments`:
+    slice ``k`` gets recalibrated probability ``R(p_{k+1}) - R(p_k)``, spread inside it as the
+    base is. ``slice_moments(sl)`` gives the base's partial moments ``m0, m1, m2`` (about
+    ``centre``), shape (M + 1, r) each, of the points ``sl``; points go in chunks of about a
+    million (slice, component) cells.
+    """
+    m, n = table.shape
+    d_g = np.diff(np.concatenate([[0.0], mapping(levels), [1.0]]))  # (M + 1,)
+    mean = np.empty(n)
+    second = np.empty(n)
+    chunk = max(1, 1_000_000 // ((m + 1) * k))
+    for start in range(0, n, chunk):
+        sl = slice(start, start + chunk)
+        m0, m1, m2 = slice_moments(sl)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cm1 = np.where(m0 > 0.0, m1 / m0, 0.0)
+            cm2 = np.where(m0 > 0.0, m2 / m0, 0.0)
+        mean[sl] = d_g @ cm1
+        second[sl] = d_g @ cm2
+    var = np.maximum(second - mean * mean, 0.0)
+    return centre + mean, var
+
+
 def _interval_moments(
     w: FloatArray,
     loc: FloatArray,
@@ -264,14 +306,8 @@ def _interval_moments(
     probability each, and far less in the tails). Moments are taken about ``centre`` (the
     base mean) to avoid cancellation.
     """
-    m, n = table.shape
-    k = loc.shape[1]
-    d_g = np.diff(np.concatenate([[0.0], mapping(levels), [1.0]]))  # (M + 1,)
-    mean = np.empty(n)
-    second = np.empty(n)
-    chunk = max(1, 1_000_000 // ((m + 1) * k))
-    for start in range(0, n, chunk):
-        sl = slice(start, start + chunk)
+
+    def slice_moments(sl: slice) -> tuple[FloatArray, FloatArray, FloatArray]:
         rows = table[:, sl]
         edges = np.vstack([np.full(rows.shape[1], -np.inf), rows, np.full(rows.shape[1], np.inf)])
         ws, ss = w[sl][None], scale[sl][None]
@@ -286,13 +322,9 @@ def _interval_moments(
         m0 = np.sum(ws * d_phi, axis=-1)
         m1 = np.sum(ws * (mu * d_phi + ss * d1), axis=-1)
         m2 = np.sum(ws * (mu * mu * d_phi + 2.0 * mu * ss * d1 + ss * ss * (d_phi + d2)), axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cm1 = np.where(m0 > 0.0, m1 / m0, 0.0)
-            cm2 = np.where(m0 > 0.0, m2 / m0, 0.0)
-        mean[sl] = d_g @ cm1
-        second[sl] = d_g @ cm2
-    var = np.maximum(second - mean * mean, 0.0)
-    return centre + mean, var
+        return m0, m1, m2
+
+    return _sliced_moments(table, levels, mapping, centre, loc.shape[1], slice_moments)
 
 
 def _bounded_interval_moments(
@@ -312,20 +344,14 @@ def _bounded_interval_moments(
     """
     from bdl.predictive import _log_ndtr_diff
 
-    m, n = table.shape
     w, loc, scale = base.weights, base.locs, base.scales
-    k = loc.shape[1]
     lo_b, hi_b = base.lower, base.upper
     p_lo, p_hi, cont = base.p_lower, base.p_upper, base.continuous_mass
     centre = np.asarray(base.mean)
     log_z = base.log_normalisers
     p_edges = np.concatenate([[0.0], levels, [1.0]])
-    d_g = np.diff(np.concatenate([[0.0], mapping(levels), [1.0]]))  # (M + 1,)
-    mean = np.empty(n)
-    second = np.empty(n)
-    chunk = max(1, 1_000_000 // ((m + 1) * k))
-    for start in range(0, n, chunk):
-        sl = slice(start, start + chunk)
+
+    def slice_moments(sl: slice) -> tuple[FloatArray, FloatArray, FloatArray]:
         rows = np.clip(table[:, sl], lo_b[sl], hi_b[sl])
         edges = np.vstack([lo_b[sl], rows, hi_b[sl]])  # (M + 2, r)
         # the atoms' share of each slice
@@ -358,13 +384,9 @@ def _bounded_interval_moments(
             np.where(used, ws * (mu * mu * d_phi + 2.0 * mu * ss * d1 + ss * ss * (d_phi + d2)), 0.0),
             axis=-1,
         )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cm1 = np.where(m0 > 0.0, m1 / m0, 0.0)
-            cm2 = np.where(m0 > 0.0, m2 / m0, 0.0)
-        mean[sl] = d_g @ cm1
-        second[sl] = d_g @ cm2
-    var = np.maximum(second - mean * mean, 0.0)
-    return centre + mean, var
+        return m0, m1, m2
+
+    return _sliced_moments(table, levels, mapping, centre, loc.shape[1], slice_moments)
 
 
 # --------------------------------------------------------------------------------------------
@@ -720,14 +742,9 @@ class StdScaling:
         self.nll_after_ = float(res.fun)
         return self
 
-    def _check_fitted(self) -> float:
-        if not hasattr(self, "factor_"):
-            raise _not_fitted(self)
-        return self.factor_
-
     def transform(self, pred: Predictive) -> Predictive:
         """The predictive with its spread scaled by :attr:`factor_` (same kind)."""
-        s = self._check_fitted()
+        s: float = _fitted(self, "factor_")
         return _scale_spread(_check_predictive(pred), s)
 
     def mapping(self, p: ArrayLike) -> FloatArray:
@@ -744,7 +761,7 @@ class StdScaling:
         -------
         ndarray of the shape of ``p``
         """
-        s = self._check_fitted()
+        s: float = _fitted(self, "factor_")
         pp = _check_probabilities(p, "p")
         with np.errstate(divide="ignore", invalid="ignore"):
             return ndtr(ndtri(pp) / s)
@@ -838,24 +855,19 @@ class IsotonicRecalibration:
         self.pit_ = u
         return self
 
-    def _check_fitted(self) -> MonotoneMap:
-        if not hasattr(self, "map_"):
-            raise _not_fitted(self)
-        return self.map_
-
     def transform(self, pred: Predictive) -> RecalibratedPredictive:
         """``RecalibratedPredictive(pred, map_)``: ``cdf = R(F(y))``."""
-        mapping = self._check_fitted()
+        mapping: MonotoneMap = _fitted(self, "map_")
         return RecalibratedPredictive(_check_predictive(pred), mapping)
 
     def mapping(self, p: ArrayLike) -> FloatArray:
         """Recalibrated probability ``R(p)`` of a nominal PIT value ``p``; shape of ``p``."""
-        mapping = self._check_fitted()
+        mapping: MonotoneMap = _fitted(self, "map_")
         return mapping(_check_probabilities(p, "p"))
 
     def inverse_mapping(self, q: ArrayLike) -> FloatArray:
         """Nominal level ``R^{-1}(q)`` whose base quantile is the recalibrated ``q`` quantile."""
-        mapping = self._check_fitted()
+        mapping: MonotoneMap = _fitted(self, "map_")
         return mapping.inverse(_check_probabilities(q, "q"))
 
     def __repr__(self) -> str:

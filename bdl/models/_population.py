@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bdl.errors import InputError
+from bdl.models.base import _MAX_ACTIVATIONS_POPULATION
 
 __all__ = [
     "PopulationWeights",
@@ -38,9 +39,6 @@ __all__ = [
     "population_passes",
     "population_scores",
 ]
-
-# Largest number of float32 hidden activations one prediction chunk may hold (about 128 MB).
-_MAX_ACTIVATIONS = 32_000_000
 
 
 @dataclass(frozen=True)
@@ -305,7 +303,7 @@ def population_passes(weights: PopulationWeights, X: Any, n_passes: int, seed: i
     m, d = X.shape[1], X.shape[2]
     H = weights.W0.shape[2]
     if chunk is None:
-        chunk = max(1, _MAX_ACTIVATIONS // max(1, P * m * max(d, H)))
+        chunk = max(1, _MAX_ACTIVATIONS_POPULATION // max(1, P * m * max(d, H)))
     W0, b0 = tf.constant(weights.W0), tf.constant(weights.b0[:, None, None, :])
     W1, b1 = tf.constant(weights.W1[:, :, None]), tf.constant(weights.b1[:, None, None])
     p_t = tf.constant(weights.dropout_rate.astype(np.float32))[:, None, None, None]

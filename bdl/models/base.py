@@ -26,6 +26,22 @@ _FORMAT_VERSION = 1
 #: Standardised inputs are clipped to this many training standard deviations.
 INPUT_CLIP = 10.0
 
+# Prediction budgets: the largest number of float32 values one activation array of one chunk of
+# stochastic passes may hold (the engines split the rows, or the passes, to stay below it). One
+# home, one name per engine; the values differ on purpose, because the engines' activations and
+# their cost per value differ.
+#: MC dropout, a (T, rows, width) activation: 64 M floats = 256 MiB, so a chunk's peak stays
+#: well under 1 GiB; a dropout layer is one dense product per pass, which large chunks serve best.
+_MAX_ACTIVATIONS_MC_DROPOUT = 64 * 2**20
+#: Variational net, a (S, rows, width) activation: 8 M floats = 32 MiB. Smaller than MC
+#: dropout's because every layer here is per-sample with few multiply-adds per activation, so
+#: keeping activations near the caches pays more than larger products (measured with
+#: benchmarks/speed.py on a busy 2-core machine).
+_MAX_ACTIVATIONS_VARIATIONAL = 8 * 2**20
+#: The population trainer of ``bench`` (P nets at once), a (P, t, rows, width) activation split
+#: into blocks of t passes: 32 M floats, about 128 MB, since P members share every block.
+_MAX_ACTIVATIONS_POPULATION = 32_000_000
+
 
 def register(cls: type[BayesianRegressor]) -> type[BayesianRegressor]:
     """Class decorator: make a model class loadable by :func:`load_model`."""

@@ -25,14 +25,10 @@ from typing import Any
 import numpy as np
 
 from bdl.errors import InputError
-from bdl.models.base import BayesianRegressor, register
+from bdl.models.base import _MAX_ACTIVATIONS_MC_DROPOUT, BayesianRegressor, register
 from bdl.predictive import SamplePredictive
 
 __all__ = ["MCDropoutRegressor"]
-
-# Largest number of float32 values one (T, rows, width) activation of a prediction chunk may
-# hold: 64 M floats = 256 MiB, so a chunk's peak stays well under 1 GiB.
-_MAX_ACTIVATIONS = 64 * 2**20
 
 
 @register
@@ -270,7 +266,7 @@ class MCDropoutRegressor(BayesianRegressor):
 
         weights_fn, chunk_fn = self._compiled()
         layers = weights_fn(tf.constant([seed, 0], tf.int64), tf.constant(n_passes, tf.int32))
-        chunk = chunk_rows(n_passes, [int(u) for u in self.hidden_units], _MAX_ACTIVATIONS)
+        chunk = chunk_rows(n_passes, [int(u) for u in self.hidden_units], _MAX_ACTIVATIONS_MC_DROPOUT)
         return run_passes_in_chunks(chunk_fn, np.asarray(Xs, np.float32), layers, n_passes, chunk)
 
     # ------------------------------------------------------------------ public API

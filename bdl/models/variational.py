@@ -36,17 +36,12 @@ from typing import Any
 import numpy as np
 
 from bdl.errors import InputError
-from bdl.models.base import BayesianRegressor, register
+from bdl.models.base import _MAX_ACTIVATIONS_VARIATIONAL, BayesianRegressor, register
 from bdl.models.svi import diagnose_underfitting, warn_if_underfitting
 from bdl.predictive import SamplePredictive
 
 __all__ = ["VariationalBNN"]
 
-# Largest number of float32 values of one (S, rows, width) activation of a prediction chunk:
-# 8 M floats = 32 MiB. Smaller than MC dropout's budget because every layer here is per-sample
-# with few multiply-adds per activation, so keeping activations near the caches pays more than
-# larger products (measured with benchmarks/speed.py on a busy 2-core machine).
-_MAX_ACTIVATIONS = 8 * 2**20
 _ESTIMATORS = ("flipout", "reparameterization")
 _PRIORS = ("normal", "scale_mixture")
 _NOISES = ("heteroscedastic", "homoscedastic", "fixed")
@@ -409,7 +404,7 @@ class VariationalBNN(BayesianRegressor):
 
         weights_fn, chunk_fn = self._compiled()
         layers = weights_fn(tf.constant([seed, 0], tf.int64), tf.constant(n_passes, tf.int32))
-        chunk = chunk_rows(n_passes, [2, *map(int, self.hidden_units)], _MAX_ACTIVATIONS)
+        chunk = chunk_rows(n_passes, [2, *map(int, self.hidden_units)], _MAX_ACTIVATIONS_VARIATIONAL)
         return run_passes_in_chunks(chunk_fn, np.asarray(x, np.float32), layers, n_passes, chunk)
 
     # ------------------------------------------------------------------ public API

@@ -3,6 +3,7 @@ truncated-normal maths (numpy / scipy only)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -27,8 +28,6 @@ _BRACKET_SCALES = 40.0
 #: Root-finding stops once the bracket (or the Newton step) is below this many scales.
 _QUANTILE_RTOL = 1e-11
 _QUANTILE_MAX_ITER = 400
-#: Most row numbers quoted in one error message.
-_MAX_ROWS_SHOWN = 10
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _EPS = np.finfo(np.float64).eps
@@ -37,11 +36,6 @@ _EPS = np.finfo(np.float64).eps
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _rows_text(rows: NDArray[np.intp], noun: str = "row") -> str:
-    """Format row numbers for a message, at most ``_MAX_ROWS_SHOWN`` of them."""
-    return rows_text(rows, noun, _MAX_ROWS_SHOWN)
 
 
 def _bad_rows(mask: NDArray[np.bool_]) -> NDArray[np.intp]:
@@ -92,7 +86,7 @@ def _as_float_array(name: str, value: ArrayLike, ndim: int, shape_text: str) -> 
     if bad.any():
         rows = _bad_rows(bad)
         raise InputError(
-            f"{name} has non-finite values (NaN or inf) in {_rows_text(rows)} "
+            f"{name} has non-finite values (NaN or inf) in {rows_text(rows)} "
             f"(row {int(rows[0])} has {float(arr[bad][0])!r}); "
             "remove those points or fix the model output."
         )
@@ -106,7 +100,7 @@ def _check_positive(name: str, arr: FloatArray) -> None:
         rows = _bad_rows(bad)
         first = float(arr[bad][0])  # row-major: the first bad value lies in rows[0]
         raise InputError(
-            f"{name} must be strictly positive, but has values <= 0 in {_rows_text(rows)} "
+            f"{name} must be strictly positive, but has values <= 0 in {rows_text(rows)} "
             f"(row {int(rows[0])} has {first!r}); pass standard deviations (not variances "
             "or log-scales) with a small positive floor, e.g. softplus(x) + 1e-6."
         )
@@ -139,7 +133,7 @@ def _check_mixture_arrays(
     if negative.any():
         rows = _bad_rows(negative)
         raise InputError(
-            f"weights must be non-negative, but has negative values in {_rows_text(rows)} "
+            f"weights must be non-negative, but has negative values in {rows_text(rows)} "
             f"(row {int(rows[0])} has {float(w[rows[0]].min())!r}); {negative_hint}"
         )
     sums = w.sum(axis=1)
@@ -148,7 +142,7 @@ def _check_mixture_arrays(
         rows = np.flatnonzero(off)
         raise InputError(
             f"weights must sum to 1 in every row (within {_WEIGHT_ATOL:g}), but not in "
-            f"{_rows_text(rows)} (row {int(rows[0])} sums to {float(sums[rows[0]])!r}); {sum_hint}"
+            f"{rows_text(rows)} (row {int(rows[0])} sums to {float(sums[rows[0]])!r}); {sum_hint}"
         )
     return w, loc, scale, sums
 
@@ -174,7 +168,7 @@ def _check_split(
         r = int(rows[0])
         raise InputError(
             f"epistemic_variance must lie in [0, variance] (it is part of the total "
-            f"variance), but not in {_rows_text(rows)} (row {r} has epistemic_variance "
+            f"variance), but not in {rows_text(rows)} (row {r} has epistemic_variance "
             f"{float(epi[r])!r} and total variance {float(variance[r])!r}); pass a variance, "
             "not a standard deviation, computed from the same model."
         )
@@ -202,7 +196,7 @@ def _check_y(y: ArrayLike, n: int) -> FloatArray:
     if bad.any():
         cols = np.flatnonzero(bad.reshape(-1, n).any(axis=0))
         raise InputError(
-            f"y has NaN for {_rows_text(cols, 'point')} (row numbers); remove or fill those values."
+            f"y has NaN for {rows_text(cols, 'point')} (row numbers); remove or fill those values."
         )
     return arr
 
@@ -223,7 +217,7 @@ def _check_q(q: ArrayLike) -> tuple[FloatArray, bool]:
     if bad.any():
         idx = np.flatnonzero(bad)
         raise InputError(
-            f"q must lie strictly inside (0, 1), but not at {_rows_text(idx, 'position')} "
+            f"q must lie strictly inside (0, 1), but not at {rows_text(idx, 'position')} "
             f"(q[{int(idx[0])}] = {float(flat[idx[0]])!r}); quantiles at 0 or 1 are infinite."
         )
     return flat, scalar
@@ -315,6 +309,76 @@ def _mixture_log_sf(
         return np.minimum(np.asarray(logsumexp(terms, axis=-1)), 0.0)
 
 
+def _rtsafe(
+    f_and_density: Callable[[NDArray[np.intp], FloatArray], tuple[FloatArray, FloatArray]],
+    x: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    abs_tol: FloatArray,
+) -> FloatArray:
+    """Roots of many increasing functions at once by safeguarded Newton / bisection.
+
+    ``rtsafe`` of Numerical Recipes, ch. 9.4, vectorised: root ``i`` keeps a bracket
+    ``[lo[i], hi[i]]`` (``F < 0`` below the root, ``> 0`` above) that shrinks every step; a
+    Newton step is taken when it stays inside the bracket and at least halves the step before
+    last, otherwise the bracket is bisected. A root stops once the Newton step or the bracket is
+    below ``abs_tol[i]`` (or a few ulps of the root, if larger). The quantile solver of the
+    mixture kinds and of the bounded kind's continuous part (one loop instead of two).
+
+    Parameters
+    ----------
+    f_and_density : callable
+        ``f_and_density(active, x_active) -> (F, F')`` for the roots numbered ``active``.
+    x, lo, hi : ndarray of shape (N,)
+        Starting points and brackets; changed in place.
+    abs_tol : ndarray of shape (N,)
+
+    Returns
+    -------
+    ndarray of shape (N,)
+    """
+    dx_old = hi - lo
+    dx = dx_old.copy()
+    result = np.empty(x.shape[0])
+    active = np.arange(x.shape[0])
+
+    for _ in range(_QUANTILE_MAX_ITER):
+        xa = x[active]
+        f_val, dens = f_and_density(active, xa)
+
+        lo_a = np.where(f_val < 0.0, xa, lo[active])
+        hi_a = np.where(f_val > 0.0, xa, hi[active])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = xa - f_val / dens
+            use_newton = (
+                (dens > 0.0)
+                & np.isfinite(newton)
+                & (newton >= lo_a)  # closed: a root within an ulp of an end is fine
+                & (newton <= hi_a)
+                & (np.abs(2.0 * f_val) <= np.abs(dx_old[active] * dens))
+            )
+        x_new = np.where(use_newton, newton, 0.5 * (lo_a + hi_a))
+        x_new = np.where(f_val == 0.0, xa, x_new)
+        step = x_new - xa
+
+        tol = np.maximum(abs_tol[active], 4.0 * _EPS * np.maximum(np.abs(lo_a), np.abs(hi_a)))
+        # a tiny Newton step means converged; a tiny bisection step means nothing
+        done = (f_val == 0.0) | (use_newton & (np.abs(step) <= tol)) | (hi_a - lo_a <= tol)
+
+        x[active] = x_new
+        lo[active] = lo_a
+        hi[active] = hi_a
+        dx_old[active] = dx[active]
+        dx[active] = step
+        result[active[done]] = x_new[done]
+        active = active[~done]
+        if active.size == 0:
+            break
+    else:  # pragma: no cover - the bracket halves at least every other step
+        result[active] = x[active]
+    return result
+
+
 def _mixture_quantile(
     w: FloatArray, loc: FloatArray, scale: FloatArray, q: FloatArray
 ) -> FloatArray:
@@ -322,10 +386,8 @@ def _mixture_quantile(
 
     All ``m * n`` roots are solved at once (no Python loop over rows); each keeps a bracket
     ``[lo, hi]`` that starts at ``min(loc - 40 scale)`` .. ``max(loc + 40 scale)`` of its row
-    and shrinks every step. A Newton step is taken when it stays inside the bracket and at
-    least halves the step before last, otherwise the bracket is bisected (``rtsafe`` of
-    Numerical Recipes, ch. 9.4). Levels above 0.5 are solved on the survival function, so the
-    upper tail is as accurate as the lower one. A root stops once the step or the bracket is
+    and shrinks every step (:func:`_rtsafe`, Numerical Recipes' ``rtsafe``). Levels above 0.5
+    are solved on the survival function, so the upper tail is as accurate as the lower one. A root stops once the step or the bracket is
     below ``1e-11 * min(scale)`` of its row (or a few ulps of the root, if larger).
 
     Parameters
@@ -354,54 +416,18 @@ def _mixture_quantile(
     lo = row_lo[rows]
     hi = row_hi[rows]
     x = np.clip(mean[rows] + np.sqrt(var[rows]) * ndtri(qq), lo, hi)
-    dx_old = hi - lo
-    dx = dx_old.copy()
-    result = np.empty(m * n)
-    active = np.arange(m * n)
 
-    for _ in range(_QUANTILE_MAX_ITER):
+    def f_and_density(active: NDArray[np.intp], xa: FloatArray) -> tuple[FloatArray, FloatArray]:
         r = rows[active]
         wa, la, sa = w[r], loc[r], scale[r]
-        xa = x[active]
-        s = sign[active][:, None]
         z = (xa[:, None] - la) / sa
         # F is increasing in x with root at the quantile: cdf - q, or (1 - q) - sf.
-        tail = np.sum(wa * ndtr(s * z), axis=1)
+        tail = np.sum(wa * ndtr(sign[active][:, None] * z), axis=1)
         f_val = np.where(lower[active], tail - target[active], target[active] - tail)
         dens = np.sum(wa * np.exp(-0.5 * z * z) / sa, axis=1) * _INV_SQRT_2PI
+        return f_val, dens
 
-        lo_a = np.where(f_val < 0.0, xa, lo[active])
-        hi_a = np.where(f_val > 0.0, xa, hi[active])
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            newton = xa - f_val / dens
-            use_newton = (
-                (dens > 0.0)
-                & np.isfinite(newton)
-                & (newton >= lo_a)  # closed: a root within an ulp of an end is fine
-                & (newton <= hi_a)
-                & (np.abs(2.0 * f_val) <= np.abs(dx_old[active] * dens))
-            )
-        x_new = np.where(use_newton, newton, 0.5 * (lo_a + hi_a))
-        x_new = np.where(f_val == 0.0, xa, x_new)
-        step = x_new - xa
-
-        tol = np.maximum(row_tol[r], 4.0 * _EPS * np.maximum(np.abs(lo_a), np.abs(hi_a)))
-        # a tiny Newton step means converged; a tiny bisection step means nothing
-        done = (f_val == 0.0) | (use_newton & (np.abs(step) <= tol)) | (hi_a - lo_a <= tol)
-
-        x[active] = x_new
-        lo[active] = lo_a
-        hi[active] = hi_a
-        dx_old[active] = dx[active]
-        dx[active] = step
-        result[active[done]] = x_new[done]
-        active = active[~done]
-        if active.size == 0:
-            break
-    else:  # pragma: no cover - the bracket halves at least every other step
-        result[active] = x[active]
-
-    return result.reshape(m, n)
+    return _rtsafe(f_and_density, x, lo, hi, row_tol[rows]).reshape(m, n)
 
 
 def _mixture_sample(
@@ -542,29 +568,31 @@ def _truncnorm_ppf(
         return loc + scale * z
 
 
+def _per_point(name: str, value: ArrayLike, n: int, what: str, hint: str) -> FloatArray:
+    """``value`` (not None) as float64 of shape (n,), a scalar broadcast; ``what`` and ``hint``
+    word the messages (the shared part of :func:`_optional_bound` and :func:`_optional_mass`)."""
+    expected = f"{name} must be None, {what} or an array of shape (n_points,) = ({n},), but"
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{expected} it could not be converted to float64 ({exc}).") from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise InputError(f"{expected} it has shape {arr.shape}; {hint}.")
+    return arr
+
+
 def _optional_bound(name: str, value: ArrayLike | None, n: int, default: float) -> FloatArray:
     """A bound as an array of shape (n,): None -> ``default`` (an infinity), scalar broadcast."""
     if value is None:
         return np.full(n, default)
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"{name} must be None, a number or an array of shape (n_points,) = ({n},), but it "
-            f"could not be converted to float64 ({exc})."
-        ) from None
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    if arr.shape != (n,):
-        raise InputError(
-            f"{name} must be None, a number or an array of shape (n_points,) = ({n},), but it "
-            f"has shape {arr.shape}; pass one bound per point or one for all."
-        )
+    arr = _per_point(name, value, n, "a number", "pass one bound per point or one for all")
     bad = np.isnan(arr) | (arr == -default)
     if bad.any():
         rows = np.flatnonzero(bad)
         raise InputError(
-            f"{name} is NaN or {-default!r} in {_rows_text(rows)} (row {int(rows[0])} has "
+            f"{name} is NaN or {-default!r} in {rows_text(rows)} (row {int(rows[0])} has "
             f"{float(arr[rows[0]])!r}); pass a number, or None (or {default!r}) for no bound."
         )
     return arr
@@ -574,25 +602,12 @@ def _optional_mass(name: str, value: ArrayLike | None, n: int) -> FloatArray:
     """A point-mass probability as an array of shape (n,) in [0, 1]; None -> zeros."""
     if value is None:
         return np.zeros(n)
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"{name} must be None, a probability or an array of shape (n_points,) = ({n},), but "
-            f"it could not be converted to float64 ({exc})."
-        ) from None
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    if arr.shape != (n,):
-        raise InputError(
-            f"{name} must be None, a probability or an array of shape (n_points,) = ({n},), but "
-            f"it has shape {arr.shape}; pass one probability per point."
-        )
+    arr = _per_point(name, value, n, "a probability", "pass one probability per point")
     bad = ~((arr >= 0.0) & (arr <= 1.0))
     if bad.any():
         rows = np.flatnonzero(bad)
         raise InputError(
-            f"{name} must lie in [0, 1], but not in {_rows_text(rows)} (row {int(rows[0])} has "
+            f"{name} must lie in [0, 1], but not in {rows_text(rows)} (row {int(rows[0])} has "
             f"{float(arr[rows[0]])!r}); pass the probability of the point mass, e.g. "
             "P(metal) for a band gap of exactly 0."
         )

@@ -147,6 +147,18 @@ def _record_field(rec: dict[str, Any], key: str, i: int, kind: str) -> Any:
     return rec[key]
 
 
+def _shared_field(recs: list[dict[str, Any]], key: str, kind: str, what: str, unit: str) -> Any:
+    """The ``key`` field every record of ``kind`` must share (a recalibration map, conformal
+    scores); ``what`` and ``unit`` word the error when they differ."""
+    values = [_record_field(r, key, i, kind) for i, r in enumerate(recs)]
+    if any(v != values[0] for v in values):
+        raise InputError(
+            f"{kind} records carry different {what}; rebuild the points of each {unit} with "
+            "their own call."
+        )
+    return values[0]
+
+
 def _padded(rows: list[list[float]], fill: float, width: int) -> FloatArray:
     return np.array([list(r) + [fill] * (width - len(r)) for r in rows], dtype=np.float64)
 
@@ -251,14 +263,9 @@ def predictive_from_records(records: Sequence[str]) -> Predictive:
     if kind == "recalibrated":
         from bdl.calibration.recalibration import MonotoneMap, RecalibratedPredictive
 
-        maps = [_record_field(r, "map", i, kind) for i, r in enumerate(recs)]
-        if any(m != maps[0] for m in maps):
-            raise InputError(
-                "recalibrated records carry different recalibration maps; rebuild the points of "
-                "each map with their own call."
-            )
+        map_ = _shared_field(recs, "map", kind, "recalibration maps", "map")
         try:
-            mapping = MonotoneMap(maps[0]["knots_x"], maps[0]["knots_y"], maps[0]["slope_floor"])
+            mapping = MonotoneMap(map_["knots_x"], map_["knots_y"], map_["slope_floor"])
         except (KeyError, TypeError) as exc:
             raise InputError(
                 f"records[0] (recalibrated) has a map without knots_x, knots_y and slope_floor ({exc})."
@@ -268,16 +275,11 @@ def predictive_from_records(records: Sequence[str]) -> Predictive:
     if kind == "conformal":
         from bdl.calibration.conformal import ConformalPredictive
 
-        scores = [_record_field(r, "scores", i, kind) for i, r in enumerate(recs)]
-        if any(s != scores[0] for s in scores):
-            raise InputError(
-                "conformal records carry different calibration scores; rebuild the points of each "
-                "calibration with their own call."
-            )
+        scores = _shared_field(recs, "scores", kind, "calibration scores", "calibration")
         return ConformalPredictive(
             [_record_field(r, "mean", i, kind) for i, r in enumerate(recs)],
             [_record_field(r, "scale", i, kind) for i, r in enumerate(recs)],
-            scores[0],
+            scores,
         )
     if kind == "warped":
         from bdl.calibration.conformal import WarpedPredictive

@@ -27,7 +27,9 @@ from bdl.predictive._numerics import (
     _check_level,
     _check_n_samples,
     _check_q,
+    _check_split,
     _check_y,
+    _frozen,
     _import_tfd,
     _mixture_cdf,
     _mixture_log_cdf,
@@ -98,6 +100,18 @@ class Predictive(ABC):
     def stddev(self) -> FloatArray:
         """Total predictive standard deviation, ndarray of shape (n,)."""
         return np.sqrt(self._variance)
+
+    def _set_split(self, epistemic_variance: ArrayLike | None) -> None:
+        """Store the epistemic / aleatoric split of ``self._variance`` (none for None).
+
+        For the constructors of the kinds, after ``self._variance`` is set.
+        """
+        self._epistemic = None
+        self._aleatoric = None
+        if epistemic_variance is not None:
+            epi, alea = _check_split(self.kind, epistemic_variance, self._variance)
+            self._epistemic = _frozen(epi)
+            self._aleatoric = _frozen(alea)
 
     @property
     def has_split(self) -> bool:

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp, ndtr, ndtri
 
+from bdl._validation import rows_text
 from bdl.errors import InputError, UnsupportedOperationError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
@@ -21,17 +22,14 @@ from bdl.predictive._numerics import (
     _CRPS_BREAKS,
     _CRPS_BUDGET,
     _CRPS_GL_NODES,
-    _EPS,
-    _QUANTILE_MAX_ITER,
     _bad_rows,
-    _check_split,
     _frozen,
     _log_ndtr_diff,
     _log_normal_pdf,
     _log_weights,
     _optional_bound,
     _optional_mass,
-    _rows_text,
+    _rtsafe,
     _standardise,
     _truncnorm_ppf,
 )
@@ -130,7 +128,7 @@ class BoundedPredictive(Predictive):
             rows = np.flatnonzero(crossed)
             r = int(rows[0])
             raise InputError(
-                f"lower must be below upper, but not in {_rows_text(rows)} (row {r} has lower "
+                f"lower must be below upper, but not in {rows_text(rows)} (row {r} has lower "
                 f"{float(lo[r])!r} and upper {float(hi[r])!r}); swap them or widen the support."
             )
         pl = _optional_mass("p_lower", p_lower, n)
@@ -141,7 +139,7 @@ class BoundedPredictive(Predictive):
                 rows = np.flatnonzero(orphan)
                 raise InputError(
                     f"{name} puts a point mass at {side}, but {side} is unbounded in "
-                    f"{_rows_text(rows)} (row {int(rows[0])} has {name} {float(mass[rows[0]])!r}); "
+                    f"{rows_text(rows)} (row {int(rows[0])} has {name} {float(mass[rows[0]])!r}); "
                     f"pass a finite {side}=... (e.g. lower=0.0 for a band gap) or {name}=0."
                 )
         total = pl + pu
@@ -150,7 +148,7 @@ class BoundedPredictive(Predictive):
             rows = np.flatnonzero(over)
             r = int(rows[0])
             raise InputError(
-                f"p_lower + p_upper must not exceed 1, but does in {_rows_text(rows)} (row {r} "
+                f"p_lower + p_upper must not exceed 1, but does in {rows_text(rows)} (row {r} "
                 f"has {float(pl[r])!r} + {float(pu[r])!r}); the continuous part holds "
                 "1 - p_lower - p_upper."
             )
@@ -173,7 +171,7 @@ class BoundedPredictive(Predictive):
             r = int(rows[0])
             k = int(np.flatnonzero(empty[r])[0])
             raise InputError(
-                f"a component has no probability inside [lower, upper] in {_rows_text(rows)} "
+                f"a component has no probability inside [lower, upper] in {rows_text(rows)} "
                 f"(row {r}, component {k}: loc {float(loc[r, k])!r}, scale "
                 f"{float(scale[r, k])!r}, bounds [{float(lo[r])!r}, {float(hi[r])!r}]); move "
                 "its loc toward the support, widen its scale or give it weight 0."
@@ -208,12 +206,7 @@ class BoundedPredictive(Predictive):
         )
         self._mean = _frozen(mean)
         self._variance = _frozen(var)
-        self._epistemic = None
-        self._aleatoric = None
-        if epistemic_variance is not None:
-            epi, alea = _check_split(self.kind, epistemic_variance, self._variance)
-            self._epistemic = _frozen(epi)
-            self._aleatoric = _frozen(alea)
+        self._set_split(epistemic_variance)
 
     # -- structure -----------------------------------------------------------------------
 
@@ -490,14 +483,10 @@ class BoundedPredictive(Predictive):
         lower_tail = rr <= 0.5
         lo, hi = row_lo[rows].copy(), row_hi[rows].copy()
         x = np.clip(self._cont_start(rows, rr, rrc), lo, hi)
-        result = np.empty(m * n)
-        active = np.arange(m * n)
-        dx_old = hi - lo
-        dx = dx_old.copy()
         log_w = _log_weights(w)
-        for _ in range(_QUANTILE_MAX_ITER):
+
+        def f_and_density(active: NDArray[np.intp], xa: FloatArray) -> tuple[FloatArray, FloatArray]:
             rw = rows[active]
-            xa = x[active]
             z = (xa[:, None] - loc[rw]) / scale[rw]
             lt = lower_tail[active]
             fc = np.where(
@@ -516,36 +505,9 @@ class BoundedPredictive(Predictive):
             )
             with np.errstate(divide="ignore", invalid="ignore"):
                 dens = np.exp(logsumexp(dterms, axis=1))
-            lo_a = np.where(f_val < 0.0, xa, lo[active])
-            hi_a = np.where(f_val > 0.0, xa, hi[active])
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                newton = xa - f_val / dens
-                use_newton = (
-                    (dens > 0.0)
-                    & np.isfinite(newton)
-                    & (newton >= lo_a)
-                    & (newton <= hi_a)
-                    & (np.abs(2.0 * f_val) <= np.abs(dx_old[active] * dens))
-                )
-            x_new = np.where(use_newton, newton, 0.5 * (lo_a + hi_a))
-            x_new = np.where(f_val == 0.0, xa, x_new)
-            step = x_new - xa
-            tol = np.maximum(
-                1e-12 * (row_hi[rw] - row_lo[rw]),
-                4.0 * _EPS * np.maximum(np.abs(lo_a), np.abs(hi_a)),
-            )
-            done = (f_val == 0.0) | (use_newton & (np.abs(step) <= tol)) | (hi_a - lo_a <= tol)
-            x[active] = x_new
-            lo[active] = lo_a
-            hi[active] = hi_a
-            dx_old[active] = dx[active]
-            dx[active] = step
-            result[active[done]] = x_new[done]
-            active = active[~done]
-            if active.size == 0:
-                break
-        else:  # pragma: no cover - the bracket halves at least every other step
-            result[active] = x[active]
+            return f_val, dens
+
+        result = _rtsafe(f_and_density, x, lo, hi, (1e-12 * (row_hi - row_lo))[rows])
         return result.reshape(m, n)
 
     def _cont_start(self, rows: NDArray[np.intp], r: FloatArray, rc: FloatArray) -> FloatArray:

@@ -19,7 +19,6 @@ from bdl.predictive._numerics import (
     _as_float_array,
     _check_positive,
     _check_same_shape,
-    _check_split,
     _frozen,
     _import_tfd,
 )
@@ -68,12 +67,7 @@ class GaussianPredictive(Predictive):
         self._mean = _frozen(mu)
         self._stddev = _frozen(sd)
         self._variance = _frozen(sd * sd)
-        self._epistemic = None
-        self._aleatoric = None
-        if epistemic_variance is not None:
-            epi, alea = _check_split(self.kind, epistemic_variance, self._variance)
-            self._epistemic = _frozen(epi)
-            self._aleatoric = _frozen(alea)
+        self._set_split(epistemic_variance)
 
     def _no_split_reason(self) -> str:
         return (

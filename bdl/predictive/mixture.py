@@ -17,7 +17,6 @@ from bdl.predictive._numerics import (
     _check_mixture_arrays,
     FloatArray,
     _as_float_array,
-    _check_split,
     _frozen,
     _mixture_moments,
 )
@@ -71,12 +70,7 @@ class MixturePredictive(Predictive):
         mean, var = _mixture_moments(self._weights, loc, scale)
         self._mean = _frozen(mean)
         self._variance = _frozen(var)
-        self._epistemic = None
-        self._aleatoric = None
-        if epistemic_variance is not None:
-            epi, alea = _check_split(self.kind, epistemic_variance, self._variance)
-            self._epistemic = _frozen(epi)
-            self._aleatoric = _frozen(alea)
+        self._set_split(epistemic_variance)
 
     @classmethod
     def from_logits(
