@@ -293,13 +293,10 @@ def _run_mc_dropout(
 
 
 def _factory(method: str) -> Callable[..., Any]:
-    from bdl.models import DeepEnsembleRegressor, MixtureDensityRegressor, VariationalBNN
+    """The model class behind a method name, from the one registry (:mod:`bdl.registry`)."""
+    from bdl.models import model_class
 
-    return {
-        "variational": VariationalBNN,
-        "ensemble": DeepEnsembleRegressor,
-        "mdn": MixtureDensityRegressor,
-    }[method]
+    return model_class(method)
 
 
 def _score(model: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -50,6 +50,9 @@ ARMS = {
     "rf_greedy": ("rf_peer", "greedy"),
     "gp_ei": ("gp_peer", "ei"),
 }
+#: The default with the in-loop recalibration of issue 15 (``--recalibrate``); not peers, so
+#: they run only when named in ``--arms`` and do not enter the "best peer" comparison.
+RECALIBRATED_ARMS = {"default_isotonic": "isotonic", "default_conformal": "conformal"}
 
 
 class _Peer(BayesianRegressor):
@@ -114,10 +117,10 @@ class GPPeer(_Peer):
 
 
 def _register_peers() -> None:
-    from discovery_loop.campaign import MODELS
+    from bdl.registry import register
 
-    MODELS.setdefault("rf_peer", (RandomForestPeer, {}))
-    MODELS.setdefault("gp_peer", (GPPeer, {}))
+    register("model", "rf_peer", RandomForestPeer)
+    register("model", "gp_peer", GPPeer)
 
 
 def _set(name: str) -> dict[str, Any]:
@@ -141,9 +144,9 @@ def _set(name: str) -> dict[str, Any]:
     raise SystemExit(f"unknown set {name!r}")
 
 
-def run_one(set_name: str, arm: str, seed: int) -> dict[str, Any]:
-    """One campaign (cached)."""
-    path = CACHE / f"{set_name}_{arm}_s{seed}.json"
+def run_one(set_name: str, arm: str, seed: int, cache: Any = CACHE) -> dict[str, Any]:
+    """One campaign (cached in ``cache``)."""
+    path = cache / f"{set_name}_{arm}_s{seed}.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
     from discovery_loop.campaign import CampaignConfig
@@ -151,15 +154,17 @@ def run_one(set_name: str, arm: str, seed: int) -> dict[str, Any]:
 
     _register_peers()
     spec = _set(set_name)
-    model, strategy = ARMS[arm]
+    model, strategy = ARMS.get(arm, (None, None))
+    recalibrate = RECALIBRATED_ARMS.get(arm)
+    # a conformal predictive is not cut to bounds, so that arm runs without the declared bound
+    lower = spec["bounds"][0] if model is None and recalibrate != "conformal" else None
     if spec["goal"].kind == "window" and strategy is not None:  # a window goal: the peers score the window too
         if strategy == "greedy":
             raise SystemExit("greedy picks an extreme value; it has no window form")
         strategy = "window"
     config = CampaignConfig(
         target=spec["target"], goal=spec["goal"], budget=spec["budget"], batch_size=spec["batch"], seed=seed,
-        strategy=strategy, model=model or "prior_gp", diagnose=False,
-        lower_bound=spec["bounds"][0] if model is None else None,
+        strategy=strategy, model=model or "prior_gp", diagnose=False, lower_bound=lower, recalibrate=recalibrate,
     )
     result = simulate(spec["frame"], config, **spec["pool"])
     n_pool, n_targets = result["n_pool"], result["n_targets"]
@@ -171,9 +176,10 @@ def run_one(set_name: str, arm: str, seed: int) -> dict[str, Any]:
         "experiments_to_all": result["experiments_to_all"], "acceleration_all": result["acceleration_all"],
         "experiments_to_first": result["experiments_to_first"], "acceleration_first": result["acceleration_first"],
         "enhancement": float(found_fraction / (used / n_pool)) if used else float("nan"),
+        "proposal_coverage_90": result["proposal_coverage_90"], "proposal_coverage_50": result["proposal_coverage_50"],
         "seconds": result["seconds"],
     }
-    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, default=float))
     return out
 
@@ -208,7 +214,7 @@ def _markdown(results: list[dict[str, Any]], sets: list[str], arms: list[str]) -
             rows[a] = {"af_all": af, "ef": ef, "seeds": len(rs), "found_all": int(done), "af_is_bound": censored}
             lines.append(f"| {s} | {a} | {len(rs)} | {'<=' if censored else ''}{af:.2f} | {ef:.2f} | {done}/{len(rs)} | "
                          f"{np.median([r['seconds'] for r in rs]):.0f} |")
-            if a != "default":
+            if a in ARMS and a != "default":
                 best_peer = {"af": max(best_peer["af"], af), "ef": max(best_peer["ef"], ef)}
         if "default" in rows and np.isfinite(best_peer["af"]):
             rows["default_vs_best_peer"] = {"af_ge": rows["default"]["af_all"] >= best_peer["af"],

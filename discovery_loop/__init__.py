@@ -24,3 +24,9 @@ from __future__ import annotations
 from discovery_loop.pools import POOLS, PoolSpec
 
 __all__ = ["POOLS", "PoolSpec"]
+
+from bdl.registry import add_kind
+
+# the parts of a round that live here; bdl.registry holds them beside bdl's models, gates and recalibrators
+add_kind("acquisition", "discovery_loop.acquisition")
+add_kind("selector", "discovery_loop.batch")

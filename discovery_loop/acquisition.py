@@ -50,7 +50,7 @@ the density, so for ``Y ~ sum_k w_k N(m_k, s_k^2)`` it is ``sum_k w_k s_k h(z_k)
 ``z_k = (m_k - best) / s_k`` and ``h(z) = phi(z) + z Phi(z)`` [1]_. Its logarithm is
 ``logsumexp_k(log w_k + log s_k + log h(z_k))`` where ``log h`` follows Ament et al. [3]_:
 direct for ``z > -1``, ``log phi(z) + log1mexp(log(|z| Phi(z) / phi(z)))`` through the scaled
-complementary error function ``erfcx`` below, and the asymptote ``log phi(z) - 2 log|z|`` for
+complementary error function ``erfcx`` (:func:`log_h`), and the asymptote ``log phi(z) - 2 log|z|`` for
 ``z < -1/sqrt(eps)``. So ``log_ei`` stays finite and monotone where EI itself underflows to 0
 (``z`` of about -38 and below), which keeps a ranking among candidates that all look hopeless.
 
@@ -80,12 +80,12 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import erfcx
 
 from bdl._random import Seed, make_rng
-from bdl._validation import check_bool
+from bdl._validation import check_bool, check_predictive, check_real
 from bdl.errors import InputError, UnsupportedOperationError
 from bdl.predictive import Predictive
+from bdl.registry import get, register, view
 from bdl.predictive._improvement import (  # noqa: F401  (log_h is public here; the rest re-exported)
     _h,
     _log_ndtr_diff,
@@ -138,12 +138,8 @@ class AcquisitionFunction(Protocol):
 
 
 def _check_pred(pred: Any, name: str) -> Predictive:
-    if not isinstance(pred, Predictive):
-        raise InputError(
-            f"acquisition {name!r} needs a bdl.predictive.Predictive (Gaussian, mixture, "
-            f"samples or bounded), got {type(pred).__name__}; call the model's predict_dist(X) first."
-        )
-    return pred
+    hint = f" Acquisition {name!r} scores a predictive: call the model's predict_dist(X) first."
+    return check_predictive(pred, "pred", hint)
 
 
 def _check_best(best: Any, name: str, maximize: bool) -> float:
@@ -164,18 +160,13 @@ def _check_best(best: Any, name: str, maximize: bool) -> float:
     return value
 
 
-def _check_real(name: str, value: Any, *, minimum: float | None = None, allow_inf: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be a number, got the bool {value!r}.")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r} ({type(value).__name__}).") from None
-    if math.isnan(out) or (not allow_inf and math.isinf(out)):
-        raise InputError(f"{name} must be a finite number, got {out!r}.")
-    if minimum is not None and out < minimum:
-        raise InputError(f"{name} must be >= {minimum:g}, got {out!r}.")
-    return out
+def _improvement_args(
+    name: str, pred: Any, best: Any, xi: Any, maximize: Any
+) -> tuple[Predictive, float, float, bool]:
+    """The checked arguments of the improvement acquisitions (``ei``, ``log_ei``, ``pi``, ``log_pi``)."""
+    pred = _check_pred(pred, name)
+    maximize = check_bool("maximize", maximize)
+    return pred, _check_best(best, name, maximize), check_real("xi", xi, minimum=0.0), maximize
 
 
 def _check_window(low: Any, high: Any) -> tuple[float, float]:
@@ -185,8 +176,8 @@ def _check_window(low: Any, high: Any) -> tuple[float, float]:
             "property (e.g. low=1.1, high=1.7 for a photovoltaic band gap in eV); use "
             "-inf or inf for a one-sided window."
         )
-    lo = _check_real("low", low, allow_inf=True)
-    hi = _check_real("high", high, allow_inf=True)
+    lo = check_real("low", low, allow_inf=True)
+    hi = check_real("high", high, allow_inf=True)
     if not lo < hi:
         raise InputError(f"the window needs low < high, got low={lo!r}, high={hi!r}; swap them.")
     if math.isinf(lo) and math.isinf(hi):
@@ -257,7 +248,7 @@ def upper_confidence_bound(
        regret and experimental design", ICML 2010.
     """
     pred = _check_pred(pred, "ucb")
-    beta = _check_real("beta", beta, minimum=0.0)
+    beta = check_real("beta", beta, minimum=0.0)
     sign = 1.0 if check_bool("maximize", maximize) else -1.0
     return sign * np.asarray(pred.mean, dtype=np.float64) + math.sqrt(beta) * np.asarray(pred.stddev)
 
@@ -301,10 +292,7 @@ def expected_improvement(
     ----------
     .. [1] D. R. Jones, M. Schonlau and W. J. Welch, J. Global Optim. 13, 455-492 (1998).
     """
-    pred = _check_pred(pred, "ei")
-    maximize = check_bool("maximize", maximize)
-    best = _check_best(best, "ei", maximize)
-    xi = _check_real("xi", xi, minimum=0.0)
+    pred, best, xi, maximize = _improvement_args("ei", pred, best, xi, maximize)
     return np.asarray(pred._expected_improvement(best, xi, maximize), dtype=np.float64)
 
 
@@ -336,10 +324,7 @@ def log_expected_improvement(
     .. [1] S. Ament, S. Daulton, D. Eriksson, M. Balandat and E. Bakshy, "Unexpected
        improvements to expected improvement for Bayesian optimization", NeurIPS 2023.
     """
-    pred = _check_pred(pred, "log_ei")
-    maximize = check_bool("maximize", maximize)
-    best = _check_best(best, "log_ei", maximize)
-    xi = _check_real("xi", xi, minimum=0.0)
+    pred, best, xi, maximize = _improvement_args("log_ei", pred, best, xi, maximize)
     return np.asarray(pred._log_expected_improvement(best, xi, maximize), dtype=np.float64)
 
 
@@ -369,10 +354,7 @@ def probability_of_improvement(
     ----------
     .. [1] H. J. Kushner, J. Basic Eng. 86, 97-106 (1964).
     """
-    pred = _check_pred(pred, "pi")
-    maximize = check_bool("maximize", maximize)
-    best = _check_best(best, "pi", maximize)
-    xi = _check_real("xi", xi, minimum=0.0)
+    pred, best, xi, maximize = _improvement_args("pi", pred, best, xi, maximize)
     out = pred.sf(best + xi) if maximize else pred._cdf_left(best - xi)
     return np.array(out, dtype=np.float64)
 
@@ -393,10 +375,7 @@ def log_probability_of_improvement(
     -------
     ndarray of shape (n,), <= 0
     """
-    pred = _check_pred(pred, "log_pi")
-    maximize = check_bool("maximize", maximize)
-    best = _check_best(best, "log_pi", maximize)
-    xi = _check_real("xi", xi, minimum=0.0)
+    pred, best, xi, maximize = _improvement_args("log_pi", pred, best, xi, maximize)
     out = pred.log_sf(best + xi) if maximize else pred._log_cdf_left(best - xi)
     return np.array(out, dtype=np.float64)
 
@@ -592,22 +571,13 @@ def random_scores(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Spec:
-    func: Callable[..., FloatArray]
-    params: Mapping[str, Any]
-    needs_best: bool = False
-    uses_seed: bool = False
-    is_log: bool = False
-
-
 def _check_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and normalise the tunable parameters of acquisition ``name``."""
     out = dict(params)
     if "beta" in out:
-        out["beta"] = _check_real("beta", out["beta"], minimum=0.0)
+        out["beta"] = check_real("beta", out["beta"], minimum=0.0)
     if "xi" in out:
-        out["xi"] = _check_real("xi", out["xi"], minimum=0.0)
+        out["xi"] = check_real("xi", out["xi"], minimum=0.0)
     if "shared_draw" in out:
         out["shared_draw"] = check_bool("shared_draw", out["shared_draw"])
     if name in ("window", "log_window"):
@@ -615,25 +585,53 @@ def _check_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_SPECS: dict[str, _Spec] = {
-    "greedy": _Spec(greedy_mean, {}),
-    "ucb": _Spec(upper_confidence_bound, {"beta": 4.0}),
-    "ei": _Spec(expected_improvement, {"xi": 0.0}, needs_best=True),
-    "log_ei": _Spec(log_expected_improvement, {"xi": 0.0}, needs_best=True, is_log=True),
-    "pi": _Spec(probability_of_improvement, {"xi": 0.0}, needs_best=True),
-    "log_pi": _Spec(log_probability_of_improvement, {"xi": 0.0}, needs_best=True, is_log=True),
-    "thompson": _Spec(thompson_sampling, {"shared_draw": False}, uses_seed=True),
-    "max_variance": _Spec(max_variance, {}),
-    "max_epistemic": _Spec(max_epistemic_variance, {}),
-    "window": _Spec(window_probability, {"low": None, "high": None}),
-    "log_window": _Spec(log_window_probability, {"low": None, "high": None}, is_log=True),
-    "random": _Spec(random_scores, {}, uses_seed=True),
-}
+def register_acquisition(
+    name: str,
+    func: Callable[..., FloatArray],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    needs_best: bool = False,
+    uses_seed: bool = False,
+    is_log: bool = False,
+    window: bool = False,
+    replace: bool = False,
+) -> Callable[..., FloatArray]:
+    """Add an acquisition function to the registry (:mod:`bdl.registry`) under ``name``.
 
-#: Every acquisition function by name; all share the signature of :class:`AcquisitionFunction`.
-ACQUISITIONS: Mapping[str, Callable[..., FloatArray]] = MappingProxyType(
-    {name: spec.func for name, spec in _SPECS.items()}
-)
+    Parameters
+    ----------
+    func : callable
+        ``func(pred, *, best, maximize, seed, **params) -> ndarray of shape (n,)``, higher is better.
+    defaults : mapping
+        Its tunable parameters and their defaults (the parameters it accepts).
+    needs_best, uses_seed, is_log
+        See :class:`BoundAcquisition`.
+    window : bool
+        Whether it serves a window goal (a campaign refuses it for one otherwise).
+    """
+    return register("acquisition", name, func, defaults=defaults, replace=replace, needs_best=needs_best,
+                    uses_seed=uses_seed, is_log=is_log, window=window)
+
+
+for _name, _func, _defaults, _flags in (
+    ("greedy", greedy_mean, {}, {}),
+    ("ucb", upper_confidence_bound, {"beta": 4.0}, {}),
+    ("ei", expected_improvement, {"xi": 0.0}, {"needs_best": True}),
+    ("log_ei", log_expected_improvement, {"xi": 0.0}, {"needs_best": True, "is_log": True}),
+    ("pi", probability_of_improvement, {"xi": 0.0}, {"needs_best": True}),
+    ("log_pi", log_probability_of_improvement, {"xi": 0.0}, {"needs_best": True, "is_log": True}),
+    ("thompson", thompson_sampling, {"shared_draw": False}, {"uses_seed": True}),
+    ("max_variance", max_variance, {}, {"window": True}),
+    ("max_epistemic", max_epistemic_variance, {}, {"window": True}),
+    ("window", window_probability, {"low": None, "high": None}, {"window": True}),
+    ("log_window", log_window_probability, {"low": None, "high": None}, {"is_log": True, "window": True}),
+    ("random", random_scores, {}, {"uses_seed": True, "window": True}),
+):
+    register_acquisition(_name, _func, defaults=_defaults, **_flags)
+
+#: Every acquisition function by name (a live view of the registry: parts registered from
+#: outside the package show up); all share the signature of :class:`AcquisitionFunction`.
+ACQUISITIONS: Mapping[str, Callable[..., FloatArray]] = view("acquisition")
 
 
 @dataclass(frozen=True)
@@ -669,7 +667,7 @@ class BoundAcquisition:
         seed: Seed = None,
     ) -> FloatArray:
         """Score every candidate of ``pred``; returns an ndarray of shape (n,), higher is better."""
-        func = _SPECS[self.name].func
+        func = get("acquisition", self.name).obj
         return func(pred, best=best, maximize=maximize, seed=seed, **dict(self.params))
 
     def __repr__(self) -> str:
@@ -707,24 +705,20 @@ def get_acquisition(name: str, **params: Any) -> BoundAcquisition:
     """
     if not isinstance(name, str):
         raise InputError(f"the acquisition name must be a string, got {type(name).__name__}.")
-    key = name.strip().lower().replace("-", "_")
-    if key not in _SPECS:
-        raise InputError(
-            f"unknown acquisition {name!r}; valid names are {', '.join(sorted(_SPECS))}."
-        )
-    spec = _SPECS[key]
-    unknown = sorted(set(params) - set(spec.params))
+    spec = get("acquisition", name)
+    key = spec.name
+    unknown = sorted(set(params) - set(spec.defaults))
     if unknown:
-        accepted = ", ".join(sorted(spec.params)) or "none"
+        accepted = ", ".join(sorted(spec.defaults)) or "none"
         raise InputError(
             f"acquisition {key!r} takes no parameter(s) {', '.join(unknown)}; it accepts: "
             f"{accepted}."
         )
-    full = _check_params(key, {**spec.params, **params})
+    full = _check_params(key, {**spec.defaults, **params})
     return BoundAcquisition(
         name=key,
         params=MappingProxyType(full),
-        needs_best=spec.needs_best,
-        uses_seed=spec.uses_seed,
-        is_log=spec.is_log,
+        needs_best=bool(spec.meta.get("needs_best", False)),
+        uses_seed=bool(spec.meta.get("uses_seed", False)),
+        is_log=bool(spec.meta.get("is_log", False)),
     )

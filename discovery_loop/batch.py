@@ -46,24 +46,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr
 
 from bdl._random import Seed, make_rng
-from bdl._validation import check_bool
-from bdl._validation import format_rows
+from bdl._validation import check_bool, check_predictive, check_real, format_rows
 from bdl.errors import InputError
 from bdl.predictive import Predictive
+from bdl.registry import get, register, view
 
-__all__ = ["BATCH_METHODS", "estimate_lipschitz", "select_batch", "standardize_descriptors"]
+__all__ = ["BATCH_METHODS", "estimate_lipschitz", "register_selector", "select_batch", "standardize_descriptors"]
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
-
-#: The methods :func:`select_batch` knows, with the extra parameters each accepts.
-BATCH_METHODS: dict[str, tuple[str, ...]] = {
-    "topk": (),
-    "local_penalization": (
-        "pred", "mean", "stddev", "maximize", "best", "lipschitz", "log_scores", "standardize",
-    ),
-    "min_distance": ("min_distance", "standardize"),
-}
 
 #: Largest subsample of the pool used to estimate a Lipschitz constant or a typical spacing.
 _SUBSAMPLE = 2000
@@ -133,16 +124,6 @@ def _check_exclude(exclude: ArrayLike | None, n: int) -> NDArray[np.bool_]:
 def _make_rng(seed: Seed) -> np.random.Generator:
     """As :func:`bdl._random.make_rng`, but None means seed 0: batch selection is deterministic by default."""
     return make_rng(0 if seed is None else seed)
-
-
-def _check_positive_float(name: str, value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a positive number, got {value!r}.") from None
-    if isinstance(value, (bool, np.bool_)) or not math.isfinite(out) or out <= 0.0:
-        raise InputError(f"{name} must be a positive finite number, got {value!r}.")
-    return out
 
 
 def _check_vector(name: str, value: Any, n: int) -> FloatArray:
@@ -316,7 +297,7 @@ def _log_softplus(s: FloatArray) -> FloatArray:
 # --------------------------------------------------------------------------------------------
 
 
-def _topk(scores: FloatArray, valid: NDArray[np.bool_], k: int) -> IndexArray:
+def _topk(scores: FloatArray, valid: NDArray[np.bool_], k: int, X: Any = None, rng: Any = None) -> IndexArray:
     idx = np.flatnonzero(valid)
     vals = scores[idx]
     if len(idx) > 4 * k:
@@ -348,8 +329,7 @@ def _local_penalization(
     log_scores = check_bool("log_scores", log_scores)
     standardize = check_bool("standardize", standardize)
     if pred is not None:
-        if not isinstance(pred, Predictive):
-            raise InputError(f"pred must be a bdl.predictive.Predictive, got {type(pred).__name__}.")
+        pred = check_predictive(pred, "pred")
         if mean is not None or stddev is not None:
             raise InputError("pass either pred=... or mean=... and stddev=..., not both.")
         mu = np.array(pred.mean, dtype=np.float64)
@@ -378,7 +358,7 @@ def _local_penalization(
             raise InputError(f"best must be finite, got {b!r}.")
         m_value = max(m_value, b if maximize else -b)
     L = (
-        _check_positive_float("lipschitz", lipschitz)
+        check_real("lipschitz", lipschitz, above=0.0)
         if lipschitz is not None
         else estimate_lipschitz(Xs, mu, sig, rng)
     )
@@ -519,13 +499,12 @@ def select_batch(
     s = _check_scores(scores)
     k = _check_k(k)
     allow_fewer = check_bool("allow_fewer", allow_fewer)
-    if not isinstance(method, str) or method not in BATCH_METHODS:
-        raise InputError(
-            f"unknown batch method {method!r}; valid methods are {', '.join(BATCH_METHODS)}."
-        )
-    unknown = sorted(set(params) - set(BATCH_METHODS[method]))
+    if not isinstance(method, str):
+        raise InputError(f"the batch method must be a string such as 'topk', got {method!r}.")
+    entry = get("selector", method)
+    unknown = sorted(set(params) - set(entry.meta["params"]))
     if unknown:
-        accepted = ", ".join(BATCH_METHODS[method]) or "none"
+        accepted = ", ".join(entry.meta["params"]) or "none"
         raise InputError(
             f"batch method {method!r} takes no parameter(s) {', '.join(unknown)}; it accepts: {accepted}."
         )
@@ -543,8 +522,32 @@ def select_batch(
     if k_eff == 0:
         return np.zeros(0, dtype=np.intp)
     rng = _make_rng(seed)
-    if method == "topk":
-        return _topk(s, valid, k_eff)
-    if method == "local_penalization":
-        return _local_penalization(s, valid, k_eff, X, rng, **params)
-    return _min_distance(s, valid, k_eff, X, rng, **params)
+    return np.asarray(entry.obj(s, valid, k_eff, X, rng, **params), dtype=np.intp)
+
+
+def register_selector(name: str, func: Any, *, params: Sequence[str] = (), needs_predictive: bool = False,
+                      replace: bool = False) -> Any:
+    """Add a batch selector to the registry (:mod:`bdl.registry`) under ``name``.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(scores, valid, k, X, rng, **params) -> indices``: ``scores`` are the checked
+        acquisition scores, ``valid`` the mask of selectable candidates (at least ``k``).
+    params : sequence of str
+        The parameters it accepts.
+    needs_predictive : bool
+        Whether a campaign passes it the round's ``pred``, ``maximize``, ``best`` and
+        ``log_scores`` (as local penalisation needs).
+    """
+    return register("selector", name, func, replace=replace, params=tuple(params), needs_predictive=needs_predictive)
+
+
+register_selector("topk", _topk)
+register_selector("local_penalization", _local_penalization,
+                  params=("pred", "mean", "stddev", "maximize", "best", "lipschitz", "log_scores", "standardize"),
+                  needs_predictive=True)
+register_selector("min_distance", _min_distance, params=("min_distance", "standardize"))
+
+#: The methods :func:`select_batch` knows (a live view of the registry's selectors).
+BATCH_METHODS = view("selector")

@@ -1,13 +1,17 @@
 """The campaign runner: pool + model + acquisition + selector + oracle + ledger.
 
 A campaign is a sequence of rounds. Round 0 is the initial design (random or space-filling, no
-model). Every later round
+model). Every part of a round (model, MDN, acquisition function, batch selector, gate,
+recalibrator) is resolved once from :mod:`bdl.registry` by :meth:`CampaignConfig.parts`;
+:class:`Campaign` only orchestrates them and writes a :class:`ProposalRecord`. Every later round
 
 1. trains the model on everything measured so far (``fit`` from scratch, seeded: a round is a
    pure function of the campaign seed, the round number and the measurements, which is what
    makes a resumed campaign identical to an uninterrupted one; with ``warm_start`` it continues
    the previous model round's networks, loaded from the ledger, so that stays true);
-2. predicts every unmeasured candidate (one :mod:`bdl.predictive` object);
+2. predicts every unmeasured candidate (one :mod:`bdl.predictive` object); with
+   ``recalibrate``, a recalibrator fitted on the measured points' cross-fitted predictions
+   (each point predicted by a model trained without it) recalibrates that predictive;
 3. optionally fits a mixture density network and triages the candidates with
    :func:`bdl.diagnostics.triage`; the diagnostics gate (:class:`bdl.diagnostics.GatePolicy`)
    then skips, down-weights or re-scores flagged candidates under the mixture;
@@ -39,53 +43,42 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bdl.errors import InputError, LedgerError
+from bdl import registry
+from bdl._progress import progress_bar
+from bdl._io import read_csv
+from bdl._validation import format_rows
+from bdl.data import load_dataset
+from bdl.diagnostics import GatePolicy, gate_mask, gated_scores, heldout_evidence, round_summary, triage
+from bdl.errors import InputError, LedgerError, OracleError
+from bdl.features import feature_names, featurize
+from bdl.models import BayesianRegressor
+from bdl.predictive import GaussianPredictive, Predictive, concat, truncate
+from discovery_loop.acquisition import BoundAcquisition, get_acquisition
+from discovery_loop.batch import select_batch
 from discovery_loop.ledger import Ledger
+from discovery_loop.report import CampaignReportView, CampaignView
+from discovery_loop.oracles import (
+    FileOracle,
+    LookupOracle,
+    MeasurementPending,
+    _id_key,
+    _value_problem,
+    check_value_range,
+    validate_measurements,
+)
 
 __all__ = [
     "Campaign",
     "CampaignConfig",
     "Goal",
-    "MODELS",
     "Pool",
+    "ProposalRecord",
+    "RoundParts",
     "RoundRecord",
     "initial_design",
     "open_campaign",
     "pool_from_source",
 ]
-
-#: Models a campaign can train each round, with settings sized for the small training sets of
-#: a campaign (tens to a few hundred measurements). ``model_params`` in the configuration
-#: override any of them. An entry's first item is a class name in :mod:`bdl.models` or a
-#: class (a model registered from outside the package, e.g. a benchmark's peer).
-MODELS: dict[str, tuple[str | type, dict[str, Any]]] = {
-    # the default (bdl.models.recommended): exact GP on the DFT prior's features when the pool is
-    # a set of compositions; every setting is chosen by evidence maximisation each round
-    "prior_gp": ("PriorGPRegressor", {}),
-    "mc_dropout": (
-        "MCDropoutRegressor",
-        {"hidden_units": [64, 64], "dropout_rate": 0.1, "epochs": 300, "batch_size": 32, "patience": 40,
-         "n_passes": 100, "learning_rate": 3e-3, "weight_decay": 1e-4},
-    ),
-    "ensemble": (
-        "DeepEnsembleRegressor",
-        {"n_members": 5, "hidden_units": [64, 64], "epochs": 300, "batch_size": 32, "patience": 40,
-         "learning_rate": 3e-3, "weight_decay": 1e-4},
-    ),
-    "variational": (
-        "VariationalBNN",
-        {"hidden_units": [64, 64], "epochs": 600, "batch_size": 32, "patience": 60, "learning_rate": 3e-3,
-         "n_passes": 100},
-    ),
-}
-
-#: The mixture density network fitted for the diagnostics each round.
-MDN_DEFAULTS: dict[str, Any] = {
-    "n_components": 5, "hidden_units": [64, 64], "epochs": 300, "batch_size": 32, "patience": 40,
-    "learning_rate": 3e-3, "weight_decay": 1e-4,
-}
-
-GATE_ACTIONS = ("skip", "downweight", "mixture")
 
 #: Distinct measured candidates needed before the triage scores out-of-distribution candidates.
 MIN_TRAIN_FOR_OOD = 20
@@ -94,8 +87,13 @@ MIN_TRAIN_FOR_OOD = 20
 #: (:func:`bdl.diagnostics.heldout_evidence`), run each round on the training rows.
 EVIDENCE_FOLDS = 3
 
-#: Models whose networks a warm-started campaign continues from round to round.
-WARM_START_MODELS = ("mc_dropout", "variational")
+#: Folds of the cross-fitting behind ``recalibrate``: each measured point's held-out predictive
+#: comes from a model trained without its fold, so no point calibrates its own prediction.
+RECALIBRATION_FOLDS = 5
+
+#: Fewest measurements a round recalibrates with; below it the model's own predictive is used
+#: (and the ledger says so).
+MIN_RECALIBRATION = 10
 
 #: A warm-started campaign trains from scratch again once the training set is more than this
 #: many times the size of the last cold fit's: a network keeps the input and target scaling of
@@ -198,7 +196,9 @@ class CampaignConfig:
     n_initial : int, optional
         Size of the initial design (default: ``batch_size``).
     model : str, default "prior_gp"
-        One of :data:`MODELS`; the default is :func:`bdl.models.recommended`, the strongest
+        A model in :mod:`bdl.registry` (``prior_gp``, ``mc_dropout``, ``ensemble``,
+        ``variational``, or one a plugin registers); its entry's ``defaults`` are the settings
+        a campaign trains it with. The default is :func:`bdl.models.recommended`, the strongest
         surrogate for a campaign's tens to hundreds of measurements
         (``benchmarks/results/small_data.md``).
     model_params : dict
@@ -210,7 +210,7 @@ class CampaignConfig:
     gate_params : dict
         Extra :class:`bdl.diagnostics.GatePolicy` fields (e.g. ``{"weight": 0.1}``).
     mdn_params : dict
-        Overrides of the diagnostics MDN's settings (:data:`MDN_DEFAULTS`).
+        Overrides of the diagnostics MDN's settings (the registry entry ``mdn``'s defaults).
     stop_at : float, optional
         Stop once a measured value reaches it (>= for maximise, <= for minimise, number of
         hits in the window for a window goal).
@@ -233,10 +233,19 @@ class CampaignConfig:
         predictive respects them: ``prior_gp`` models them (with a point mass at the lower
         bound when many measurements sit on it), the networks' predictives are truncated to
         them (:func:`bdl.predictive.truncate`), so no interval crosses a bound.
+    recalibrate : {None, "isotonic", "conformal", "std_scaling"}
+        Refit this recalibrator (:mod:`bdl.calibration`) each round on the measured points'
+        cross-fitted predictives (:data:`RECALIBRATION_FOLDS` folds: no point calibrates its
+        own prediction) and let the recalibrated predictive drive the acquisition and the gate.
+        ``conformal`` is a conformal predictive system (a full predictive, so EI works on it);
+        it is not cut to declared bounds, so it is refused with them.
+    plugins : tuple of str
+        Modules that register parts from outside the package (:func:`bdl.registry.load_plugins`),
+        imported before any name is looked up; kept in the ledger so ``resume`` loads them.
 
-    Every setting is checked when the configuration is built (selector and its parameters,
-    gate parameters, strategy) and by :meth:`validate` (model and MDN settings, which needs
-    the model classes), so a bad configuration fails before a ledger exists.
+    Every part is resolved from :mod:`bdl.registry` when the configuration is built
+    (:meth:`parts`), and :meth:`validate` builds the model and the MDN with their settings, so
+    a bad name or parameter fails before a ledger exists.
     """
 
     target: str
@@ -263,19 +272,41 @@ class CampaignConfig:
     value_range: tuple[float, float] | None = None
     lower_bound: float | None = None
     upper_bound: float | None = None
+    recalibrate: str | None = None
+    plugins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.goal, Goal):
             raise InputError(f"goal must be a Goal, e.g. Goal('maximize'), got {self.goal!r}.")
+        if isinstance(self.plugins, str) or not all(isinstance(m, str) for m in self.plugins):
+            raise InputError(f"plugins must be a list of module names, got {self.plugins!r}.")
+        object.__setattr__(self, "plugins", tuple(self.plugins))
+        registry.load_plugins(self.plugins)  # before any name is looked up
+        if isinstance(self.recalibrate, str) and self.recalibrate.strip().lower() in ("", "none"):
+            object.__setattr__(self, "recalibrate", None)
         if self.strategy is None:  # a window goal looks for the window, as the help says
             object.__setattr__(self, "strategy", "window" if self.goal.kind == "window" else "ei")
         for name in ("strategy_params", "selector_params", "model_params", "gate_params", "mdn_params"):
             value = getattr(self, name)
             if not isinstance(value, dict):
                 raise InputError(f"{name} must be a dict (a JSON object on the command line), got {value!r}.")
-        from discovery_loop.oracles import check_value_range
-
         object.__setattr__(self, "value_range", check_value_range(self.value_range))
+        self._check_numbers()
+        if self.initial_design not in ("random", "space_filling"):
+            raise InputError(f"initial_design must be 'random' or 'space_filling', got {self.initial_design!r}.")
+        if self.gate is not None and not self.diagnose:
+            raise InputError("the diagnostics gate needs diagnose=True (the triage is what it acts on).")
+        if self.gate is None and self.gate_params:
+            raise InputError(f"--gate-params {self.gate_params!r} were given without a gate; add --gate skip|downweight|mixture.")
+        if self.recalibrate is not None and self.recalibrate == "conformal" and self.bounds != (None, None):
+            raise InputError(
+                "--recalibrate conformal gives a conformal predictive whose atoms are not cut to --lower-bound/"
+                "--upper-bound; with a bounded target use --recalibrate isotonic (it keeps the bounds)."
+            )
+        self.parts()  # every name and parameter resolved now: a bad one fails before a ledger exists
+        self._check_selector()
+
+    def _check_numbers(self) -> None:
         for name in ("lower_bound", "upper_bound"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
@@ -289,52 +320,55 @@ class CampaignConfig:
                 raise InputError(f"{name} must be a positive integer, got {value!r}.")
         if self.n_initial is not None and (int(self.n_initial) < 1 or int(self.n_initial) > self.budget):
             raise InputError(f"n_initial must be between 1 and the budget ({self.budget}), got {self.n_initial!r}.")
-        if self.initial_design not in ("random", "space_filling"):
-            raise InputError(f"initial_design must be 'random' or 'space_filling', got {self.initial_design!r}.")
-        if self.model not in MODELS:
-            raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
-        if self.gate is not None and self.gate not in GATE_ACTIONS:
-            raise InputError(f"gate must be one of {', '.join(GATE_ACTIONS)} or None, got {self.gate!r}.")
-        if self.gate is not None and not self.diagnose:
-            raise InputError("the diagnostics gate needs diagnose=True (the triage is what it acts on).")
         if self.patience is not None and int(self.patience) < 1:
             raise InputError(f"patience must be a positive number of rounds, got {self.patience!r}.")
-        if self.warm_start and self.model not in WARM_START_MODELS:
-            raise InputError(
-                f"warm_start continues a single network and works with the models {', '.join(WARM_START_MODELS)}; "
-                f"the {self.model!r} model trains from scratch every round, so drop warm_start (--warm-start)."
-            )
         if self.warm_start_epochs is not None and (
             isinstance(self.warm_start_epochs, bool) or int(self.warm_start_epochs) != self.warm_start_epochs
             or self.warm_start_epochs < 1
         ):
             raise InputError(f"warm_start_epochs must be None or a positive integer, got {self.warm_start_epochs!r}.")
-        from discovery_loop.acquisition import get_acquisition
 
-        get_acquisition(self.strategy, **self.acquisition_params())  # raises InputError on a bad name/params
-        if self.goal.kind == "window" and self.strategy not in WINDOW_STRATEGIES:
+    def parts(self) -> RoundParts:
+        """The round's parts, resolved from :mod:`bdl.registry` (an InputError names a bad one)."""
+        model = registry.get("model", self.model)
+        if not (isinstance(model.obj, type) and issubclass(model.obj, BayesianRegressor)):
+            raise InputError(f"the model {self.model!r} is not a bdl.models.BayesianRegressor; a campaign saves and "
+                             "reloads its model each round, which that base class provides.")
+        if self.warm_start and not model.warm_start:
+            raise InputError(
+                f"warm_start continues a single network and works with models that take a warm_start setting "
+                f"(mc_dropout, variational); the {self.model!r} model trains from scratch every round, so drop "
+                "warm_start (--warm-start)."
+            )
+        acquisition = registry.get("acquisition", self.strategy)
+        if self.goal.kind == "window" and not acquisition.meta.get("window", False):
+            window = [n for n in registry.names("acquisition") if registry.get("acquisition", n).meta.get("window")]
             raise InputError(
                 f"strategy {self.strategy!r} looks for an extreme value; with a window goal use one of "
-                f"{', '.join(WINDOW_STRATEGIES)} (or --maximize / --minimize)."
+                f"{', '.join(window)} (or --maximize / --minimize)."
             )
-        self._check_selector()
+        gate = None
         if self.gate is not None:
-            from bdl.diagnostics import GatePolicy
-
             try:
-                GatePolicy(action=self.gate, **self.gate_params)
+                gate = registry.get("gate", self.gate).obj(**self.gate_params)
             except TypeError as exc:
                 raise InputError(f"--gate-params {self.gate_params!r} do not fit the diagnostics gate: {exc}.") from None
-        elif self.gate_params:
-            raise InputError(f"--gate-params {self.gate_params!r} were given without a gate; add --gate skip|downweight|mixture.")
+        mdn = registry.get("model", "mdn") if self.diagnose else None
+        return RoundParts(
+            model=model,
+            model_settings={**model.defaults, **self.model_params},
+            mdn=mdn,
+            mdn_settings={} if mdn is None else {**mdn.defaults, **self.mdn_params},
+            acquisition=get_acquisition(self.strategy, **self.acquisition_params()),
+            selector=registry.get("selector", self.selector),
+            gate=gate,
+            recalibrator=None if self.recalibrate is None else registry.get("recalibrator", self.recalibrate),
+        )
 
     def _check_selector(self) -> None:
-        """Run the batch selector once on a toy problem, so a bad name or parameter fails now."""
-        from bdl.predictive import GaussianPredictive
-        from discovery_loop.batch import select_batch
-
+        """Run the batch selector once on a toy problem, so a bad parameter fails now."""
         extra: dict[str, Any] = {}
-        if self.selector == "local_penalization":
+        if self.parts().selector.meta.get("needs_predictive"):
             extra = {"pred": GaussianPredictive(np.zeros(4), np.ones(4)), "maximize": self.goal.maximize, "best": 0.0,
                      "log_scores": False}
         X = np.arange(8, dtype=np.float64).reshape(4, 2) ** 1.5
@@ -347,15 +381,18 @@ class CampaignConfig:
             raise InputError(f"--selector {self.selector!r} does not take --selector-params {self.selector_params!r} ({exc}).") from None
 
     def validate(self) -> None:
-        """The checks that need the model classes: model and MDN settings build a model.
+        """The checks that build the model and the MDN with their settings.
 
         Raises
         ------
         InputError
             Naming the setting (``model_params``, ``mdn_params``) and what is wrong.
         """
-        for what, build in (("model_params (--model-params)", lambda: _build_model(self.model, self.model_params, 0, self.bounds)),
-                            ("mdn_params (--mdn-params)", self._build_mdn)):
+        parts = self.parts()
+        builds = [("model_params (--model-params)", lambda: parts.build_model(0, self.bounds))]
+        if parts.mdn is not None:
+            builds.append(("mdn_params (--mdn-params)", lambda: parts.build_mdn(0)))
+        for what, build in builds:
             try:
                 model = build()
                 check = getattr(model, "_check_params", None)
@@ -366,17 +403,10 @@ class CampaignConfig:
             except (TypeError, ValueError) as exc:
                 raise InputError(f"{what} do not fit the model: {exc}.") from None
 
-    def _build_mdn(self) -> Any:
-        from bdl.models import MixtureDensityRegressor
-
-        settings = {**MDN_DEFAULTS, **self.mdn_params}
-        settings["hidden_units"] = tuple(settings["hidden_units"])
-        return MixtureDensityRegressor(**settings, random_state=0, progress=False)
-
     def acquisition_params(self) -> dict[str, Any]:
         """The strategy's parameters; a window strategy gets the goal's window unless given one."""
         params = dict(self.strategy_params)
-        if self.goal.kind == "window" and self.strategy.lower().replace("-", "_") in ("window", "log_window"):
+        if self.goal.kind == "window" and {"low", "high"} <= set(registry.get("acquisition", self.strategy).defaults):
             params.setdefault("low", self.goal.low)
             params.setdefault("high", self.goal.high)
         return params
@@ -396,8 +426,12 @@ class CampaignConfig:
         d = asdict(self)
         d["goal"] = asdict(self.goal)
         d["value_range"] = None if self.value_range is None else list(self.value_range)
-        if d["value_range"] is None:
-            del d["value_range"]  # ledgers without a range keep the configuration they always had
+        d["plugins"] = list(self.plugins)
+        # settings at their defaults that older versions did not have are left out, so a ledger
+        # without them keeps the configuration it always had
+        for key, default in (("value_range", None), ("recalibrate", None), ("plugins", [])):
+            if d[key] == default:
+                del d[key]
         return d
 
     @classmethod
@@ -409,11 +443,8 @@ class CampaignConfig:
             raise LedgerError(f"the ledger's configuration has keys this version does not know: {sorted(unknown)}.")
         kwargs = {k: v for k, v in d.items() if k in names}
         kwargs["goal"] = Goal(**kwargs["goal"])
+        kwargs["plugins"] = tuple(kwargs.get("plugins", ()))
         return cls(**kwargs)
-
-
-#: Strategies that make sense for a window goal.
-WINDOW_STRATEGIES = ("window", "log_window", "random", "max_variance", "max_epistemic")
 
 
 # ---------------------------------------------------------------------------------------- pool
@@ -435,8 +466,6 @@ class Pool:
     @property
     def is_magpie(self) -> bool:
         """Whether the descriptors are the Magpie statistics of compositions (a formula column)."""
-        from bdl.features import feature_names
-
         return list(self.feature_names) == list(feature_names())
 
     @classmethod
@@ -475,51 +504,8 @@ class Pool:
             raise InputError(f"the pool has no column(s) {missing}; its columns are {list(df.columns)}.")
         if len(df) == 0:
             raise InputError("the pool is empty; it needs at least one candidate row.")
-        if formula_column is not None:
-            from bdl.features import feature_names, featurize
-
-            X = featurize(df[formula_column].tolist(), errors="raise")
-            names = list(feature_names())
-        else:
-            block = df[list(feature_columns or [])]
-            non_numeric = [c for c in block.columns if not pd.api.types.is_numeric_dtype(block[c])]
-            if non_numeric:
-                raise InputError(f"feature column(s) {non_numeric} are not numeric; give numeric descriptor columns.")
-            X = block.to_numpy(dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-            if bad.size:
-                from bdl._validation import format_rows
-
-                raise InputError(f"feature values are missing or infinite in rows {format_rows(bad)}; fill or remove those rows.")
-            names = list(block.columns)
-        from bdl._validation import format_rows
-        from discovery_loop.oracles import _id_key
-
-        # IDs are normalised once, the way an oracle reads them back from a lab file (surrounding
-        # spaces stripped, 17.0 -> "17"), so two pool rows can never meet as one ID later
-        if id_column is not None:
-            keys = [_id_key(v) for v in df[id_column]]
-            empty = [i for i, k in enumerate(keys) if k is None]
-            if empty:
-                raise InputError(
-                    f"the id column {id_column!r} is empty in rows {format_rows(np.array(empty))}; every "
-                    "candidate needs an ID (fill them in, or drop --id-column to number the rows)."
-                )
-            ids = np.array(keys, dtype=object)
-        else:
-            fkeys = [_id_key(v) for v in df[formula_column]] if formula_column is not None else []
-            if formula_column is not None and None not in fkeys and len(set(fkeys)) == len(fkeys):
-                ids = np.array(fkeys, dtype=object)
-            else:
-                ids = np.array([f"row{i}" for i in range(len(df))], dtype=object)
-        dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-        if dup.any():
-            raw = df[id_column].astype(str).to_numpy()[dup] if id_column is not None else ids[dup]
-            raise InputError(
-                f"candidate IDs must be unique once surrounding spaces are stripped; rows "
-                f"{format_rows(np.flatnonzero(dup))} repeat an ID (e.g. {ids[dup][0]!r}, written "
-                f"{', '.join(repr(v) for v in dict.fromkeys(raw.tolist()))[:120]}). Choose a unique --id-column."
-            )
+        X, names = _descriptors(df, formula_column, feature_columns)
+        ids = _candidate_ids(df, id_column, formula_column)
         with np.errstate(over="ignore"):  # values beyond float32 become inf and are reported just below
             X32 = np.ascontiguousarray(X, dtype=np.float32)
         bad = np.flatnonzero(~np.isfinite(X32).all(axis=1))
@@ -536,6 +522,57 @@ class Pool:
         h.update("\n".join(map(str, self.ids)).encode())
         h.update(np.ascontiguousarray(self.X).tobytes())
         return h.hexdigest()
+
+
+def _descriptors(df: pd.DataFrame, formula_column: str | None,
+                 feature_columns: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+    """The pool's descriptor matrix and column names: Magpie statistics of a formula column, or numeric columns."""
+    if formula_column is not None:
+        X = featurize(df[formula_column].tolist(), errors="raise")
+        names = list(feature_names())
+    else:
+        block = df[list(feature_columns or [])]
+        non_numeric = [c for c in block.columns if not pd.api.types.is_numeric_dtype(block[c])]
+        if non_numeric:
+            raise InputError(f"feature column(s) {non_numeric} are not numeric; give numeric descriptor columns.")
+        X = block.to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        if bad.size:
+            raise InputError(f"feature values are missing or infinite in rows {format_rows(bad)}; fill or remove those rows.")
+        names = list(block.columns)
+    return X, names
+
+
+def _candidate_ids(df: pd.DataFrame, id_column: str | None, formula_column: str | None) -> np.ndarray:
+    """Unique candidate IDs: the id column, else unique formulas, else row0, row1, ...
+
+    IDs are normalised once, the way an oracle reads them back from a lab file (surrounding
+    spaces stripped, 17.0 -> "17"), so two pool rows can never meet as one ID later.
+    """
+    if id_column is not None:
+        keys = [_id_key(v) for v in df[id_column]]
+        empty = [i for i, k in enumerate(keys) if k is None]
+        if empty:
+            raise InputError(
+                f"the id column {id_column!r} is empty in rows {format_rows(np.array(empty))}; every "
+                "candidate needs an ID (fill them in, or drop --id-column to number the rows)."
+            )
+        ids = np.array(keys, dtype=object)
+    else:
+        fkeys = [_id_key(v) for v in df[formula_column]] if formula_column is not None else []
+        if formula_column is not None and None not in fkeys and len(set(fkeys)) == len(fkeys):
+            ids = np.array(fkeys, dtype=object)
+        else:
+            ids = np.array([f"row{i}" for i in range(len(df))], dtype=object)
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if dup.any():
+        raw = df[id_column].astype(str).to_numpy()[dup] if id_column is not None else ids[dup]
+        raise InputError(
+            f"candidate IDs must be unique once surrounding spaces are stripped; rows "
+            f"{format_rows(np.flatnonzero(dup))} repeat an ID (e.g. {ids[dup][0]!r}, written "
+            f"{', '.join(repr(v) for v in dict.fromkeys(raw.tolist()))[:120]}). Choose a unique --id-column."
+        )
+    return ids
 
 
 def initial_design(X: np.ndarray, n: int, method: str, seed: int) -> np.ndarray:
@@ -580,6 +617,80 @@ class RoundRecord:
     n_hits: int | None = None
 
 
+@dataclass(frozen=True)
+class ProposalRecord:
+    """A round's proposals in the order they were chosen; :meth:`to_frame` is the one layout of
+    the ledger's ``proposals`` table for every kind of round.
+
+    Parameters
+    ----------
+    idx, ids : ndarray of shape (k,)
+        Pool positions and candidate IDs.
+    score : ndarray of shape (k,), optional
+        Acquisition scores (none for the initial design).
+    pred : Predictive, optional
+        The round's predictive of the candidates; ``rows`` are the proposals' rows in it.
+    status, reasons : ndarray of shape (k,), optional
+        The triage of each proposal (rounds with diagnostics).
+    """
+
+    idx: np.ndarray
+    ids: np.ndarray
+    score: np.ndarray | None = None
+    pred: Predictive | None = None
+    rows: np.ndarray | None = None
+    status: np.ndarray | None = None
+    reasons: np.ndarray | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """Columns rank, idx, id, score, mean, std, epistemic_std, status, reasons, predictive."""
+        k = int(self.idx.size)
+        nan = np.full(k, np.nan)
+        pred, rows = self.pred, self.rows
+        has_pred = pred is not None and rows is not None
+        return pd.DataFrame({
+            "rank": np.arange(k),
+            "idx": self.idx,
+            "id": self.ids,
+            "score": nan if self.score is None else np.asarray(self.score, dtype=np.float64),
+            "mean": pred.mean[rows] if has_pred else nan,  # type: ignore[union-attr,index]
+            "std": pred.stddev[rows] if has_pred else nan,  # type: ignore[union-attr,index]
+            "epistemic_std": np.sqrt(pred.epistemic_variance[rows]) if has_pred and pred.has_split else nan,  # type: ignore[union-attr,index]
+            "status": self.status,
+            "reasons": self.reasons,
+            "predictive": pred.to_records(rows) if has_pred else None,  # type: ignore[union-attr]
+        })
+
+
+@dataclass
+class _RoundData:
+    """What a round starts from (a pure function of the ledger): its seeds, the unmeasured
+    candidates, the batch size and the training set."""
+
+    r: int
+    seeds: dict[str, int]
+    candidates: np.ndarray
+    k: int
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_cand: np.ndarray
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Diagnosis:
+    triage: pd.DataFrame
+    evidence: Any
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    scores: np.ndarray
+    gated: np.ndarray | None = None
+    fallback: bool = False
+
+
 class _StageTimer:
     """Wall-clock seconds per stage of a round (``with timer("predict"): ...``)."""
 
@@ -600,23 +711,56 @@ def _round_seeds(seed: int, round_: int) -> dict[str, int]:
     return {"model": int(state[0] % 2**31), "mdn": int(state[1] % 2**31), "acquisition": int(state[2]), "selection": int(state[3])}
 
 
-def _build_model(name: str, params: dict[str, Any], seed: int, bounds: tuple[float | None, float | None] = (None, None),
-                 magpie: bool = False) -> Any:
-    """The round's model; ``prior_gp`` gets the bounds and, on a pool of compositions, the DFT prior."""
-    import bdl.models as models
+@dataclass(frozen=True)
+class RoundParts:
+    """The parts a model round is built from, resolved once from :mod:`bdl.registry` by
+    :meth:`CampaignConfig.parts`: fit -> predict -> (recalibrate) -> diagnose -> score -> select."""
 
-    cls_name, defaults = MODELS[name]
-    settings = {**defaults, **params}
-    cls = cls_name if isinstance(cls_name, type) else getattr(models, cls_name)  # a class registered from outside
-    if name == "prior_gp":
-        settings.setdefault("lower_bound", bounds[0])
-        settings.setdefault("upper_bound", bounds[1])
-        settings.setdefault("prior", "dft_gap" if magpie else None)
-    settings = {k: tuple(v) if k == "hidden_units" else v for k, v in settings.items()}
-    try:
-        return cls(**settings, random_state=seed, progress=False)
-    except TypeError as exc:
-        raise InputError(f"model {name!r} does not take these settings: {exc}.") from exc
+    model: registry.Entry
+    model_settings: dict[str, Any]
+    mdn: registry.Entry | None
+    mdn_settings: dict[str, Any]
+    acquisition: BoundAcquisition
+    selector: registry.Entry
+    gate: GatePolicy | None
+    recalibrator: registry.Entry | None
+
+    @property
+    def model_knows_bounds(self) -> bool:
+        """Whether the model takes the target's bounds itself (else its predictive is truncated)."""
+        return "lower_bound" in self.model.obj._param_names()
+
+    @staticmethod
+    def _build(entry: registry.Entry, settings: dict[str, Any], seed: int) -> Any:
+        names = entry.obj._param_names()
+        settings = {k: tuple(v) if k == "hidden_units" else v for k, v in settings.items()}
+        settings.update({k: v for k, v in (("random_state", seed), ("progress", False)) if k in names})
+        try:
+            return entry.obj(**settings)
+        except TypeError as exc:
+            raise InputError(f"model {entry.name!r} does not take these settings: {exc}.") from exc
+
+    def build_model(self, seed: int, bounds: tuple[float | None, float | None] = (None, None), magpie: bool = False) -> Any:
+        """The round's model; one that knows bounds gets them, and one registered with
+        ``dft_prior`` (``prior_gp``) gets the DFT prior on a pool of compositions."""
+        settings = dict(self.model_settings)
+        if self.model_knows_bounds:
+            settings.setdefault("lower_bound", bounds[0])
+            settings.setdefault("upper_bound", bounds[1])
+        if self.model.meta.get("dft_prior"):
+            settings.setdefault("prior", "dft_gap" if magpie else None)
+        return self._build(self.model, settings, seed)
+
+    def build_mdn(self, seed: int) -> Any:
+        """The diagnostics' mixture density network (needs ``diagnose``)."""
+        if self.mdn is None:
+            raise InputError("this campaign runs without diagnostics, so it has no MDN.")
+        return self._build(self.mdn, self.mdn_settings, seed)
+
+    def predictive(self, model: Any, X: np.ndarray, bounds: tuple[float | None, float | None]) -> Predictive:
+        """The model's predictive of ``X``, cut to the bounds when the model does not know them."""
+        pred = model.predict_dist(X)
+        return pred if self.model_knows_bounds else truncate(pred, *bounds)
 
 
 def _fingerprint_model(model: Any) -> str:
@@ -669,6 +813,7 @@ class Campaign:
         self.oracle = oracle
         self.ledger = ledger
         self.progress = progress
+        self._parts: RoundParts | None = None
         self._id_to_idx = {str(v): i for i, v in enumerate(pool.ids)}
         meta = ledger.meta()
         if "config" not in meta:
@@ -763,8 +908,6 @@ class Campaign:
         ``on_round(record, write)`` is called after every round (``write`` prints a line without
         breaking the bar). Raises :class:`discovery_loop.oracles.MeasurementPending` when a lab file is not there yet.
         """
-        from bdl._progress import progress_bar
-
         n0 = len(self.measured())
         bar = progress_bar(iter(()), desc="campaign", unit="exp", enable=self.progress, total=self.config.budget, initial=n0)
         try:
@@ -805,17 +948,11 @@ class Campaign:
         return int(np.sum(self.config.goal.utility(self.measured()["value"].to_numpy()) == 0.0))
 
     def _measure(self, r: int, proposals: pd.DataFrame) -> pd.DataFrame:
-        from discovery_loop.oracles import validate_measurements
-
         request = self.pool.frame.iloc[proposals["idx"].to_numpy()].copy()
         request = request.rename(columns={c: f"pool_{c}" for c in ("id", "round") if c in request.columns})
         request.insert(0, "id", proposals["id"].to_numpy())
         request.insert(1, "round", r)
         request = request.reset_index(drop=True)
-        from discovery_loop.oracles import MeasurementPending
-
-        from bdl.errors import OracleError
-
         try:  # a bad lab file raises OracleError before anything is written
             measured = self.oracle.measure(request, round_index=r)
             measured = validate_measurements(request, measured, value_range=self.config.value_range)
@@ -829,168 +966,196 @@ class Campaign:
         return measured
 
     def _propose(self, r: int) -> pd.DataFrame:
+        """Round ``r``'s proposals, recorded in the ledger: the initial design, random picks, or
+        a model round (fit -> predict -> recalibrate -> diagnose -> score -> select -> record)."""
         cfg = self.config
-        seeds = _round_seeds(cfg.seed, r)
+        data = self._round_data(r)
+        if r == 0:
+            chosen = initial_design(self.pool.X, data.k, cfg.initial_design, data.seeds["selection"])
+            return self._record(data, ProposalRecord(chosen, self.pool.ids[chosen]),
+                                {"kind": "initial", "strategy": cfg.initial_design})
+        if data.y_train.size < 2:
+            raise LedgerError(f"round {r} needs at least 2 measurements to train a model; the ledger has {data.y_train.size}.")
+        if cfg.strategy == "random" and not cfg.diagnose:
+            # random picking needs no model: score a placeholder predictive of the right length
+            n = data.candidates.size
+            scores = self.parts.acquisition(GaussianPredictive(np.zeros(n), np.ones(n)), best=None,
+                                            maximize=cfg.goal.maximize, seed=data.seeds["acquisition"])
+            local = np.asarray(select_batch(scores, data.k, seed=data.seeds["selection"]), dtype=np.int64)
+            chosen = data.candidates[local]
+            return self._record(data, ProposalRecord(chosen, self.pool.ids[chosen], score=np.asarray(scores)[local]),
+                                {"kind": "random", "strategy": "random"})
+        return self._model_round(data)
+
+    def _round_data(self, r: int) -> _RoundData:
+        """What round ``r`` starts from, a pure function of the ledger."""
+        cfg = self.config
         measured = self.measured()  # current values: corrections applied, retractions left out
         done = measured["idx"].to_numpy(dtype=np.int64)
-        remaining_budget = cfg.budget - self.ledger.n_measurements()
         candidates = np.setdiff1d(np.arange(len(self.pool)), self.ledger.measured_positions())
+        remaining_budget = cfg.budget - self.ledger.n_measurements()
+        k = min(cfg.initial_size if r == 0 else cfg.batch_size, remaining_budget, candidates.size)
         info: dict[str, Any] = {"round": r, "n_train": len(measured), "n_candidates": int(candidates.size)}
         info["started_at"] = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
         info["best_before"] = cfg.goal.best(measured["value"].to_numpy())
-        if r == 0:
-            k = min(cfg.initial_size, remaining_budget, candidates.size)
-            chosen = initial_design(self.pool.X, k, cfg.initial_design, seeds["selection"])
-            info.update(kind="initial", strategy=cfg.initial_design)
-            proposals = pd.DataFrame({
-                "rank": np.arange(k), "idx": chosen, "id": self.pool.ids[chosen],
-                "score": np.nan, "mean": np.nan, "std": np.nan, "epistemic_std": np.nan,
-                "status": None, "reasons": None, "predictive": None,
-            })
-            self.ledger.record_round(info, proposals)
-            return proposals
-        if len(measured) < 2:
-            raise LedgerError(f"round {r} needs at least 2 measurements to train a model; the ledger has {len(measured)}.")
-        k = min(cfg.batch_size, remaining_budget, candidates.size)
-        X_train = self.pool.X[done]
-        y_train = measured["value"].to_numpy(dtype=np.float64)
-        X_cand = self.pool.X[candidates]
+        return _RoundData(r=r, seeds=_round_seeds(cfg.seed, r), candidates=candidates, k=k, X_train=self.pool.X[done],
+                          y_train=measured["value"].to_numpy(dtype=np.float64), X_cand=self.pool.X[candidates], info=info)
 
-        if cfg.strategy == "random" and not cfg.diagnose:
-            # random picking needs no model: score a placeholder predictive of the right length
-            from bdl.predictive import GaussianPredictive
-            from discovery_loop.batch import select_batch
+    @property
+    def parts(self) -> RoundParts:
+        """The round's parts (:meth:`CampaignConfig.parts`), resolved once per campaign."""
+        if self._parts is None:
+            self._parts = self.config.parts()
+        return self._parts
 
-            placeholder = GaussianPredictive(np.zeros(candidates.size), np.ones(candidates.size))
-            scores = self._scorer(seeds["acquisition"], None)(placeholder)
-            chosen = candidates[np.asarray(select_batch(scores, k, seed=seeds["selection"]), dtype=np.int64)]
-            proposals = pd.DataFrame({
-                "rank": np.arange(chosen.size), "idx": chosen, "id": self.pool.ids[chosen],
-                "score": scores[np.searchsorted(candidates, chosen)], "mean": np.nan, "std": np.nan,
-                "epistemic_std": np.nan, "status": None, "reasons": None, "predictive": None,
-            })
-            info.update(kind="random", strategy="random")
-            self.ledger.record_round(info, proposals)
-            return proposals
+    def _model_round(self, data: _RoundData) -> pd.DataFrame:
+        cfg, parts, timer = self.config, self.parts, _StageTimer()
+        warm_from = self._warm_start_round(data.y_train.size)
+        model, mdn = self._fit(data, warm_from, timer)
+        with timer("predict"):
+            pred = parts.predictive(model, data.X_cand, cfg.bounds)
+            mdn_pred = None if mdn is None else mdn.predict_dist(data.X_cand)
+        if parts.recalibrator is not None:
+            with timer("recalibrate"):
+                pred = self._recalibrate(data, pred)
+        diagnosis = None if mdn is None else self._diagnose(data, pred, mdn, mdn_pred, timer)
+        best = cfg.goal.best(data.y_train)  # in the target's units, as the acquisition functions take it
+        with timer("acquire"):
+            scoring = self._score(data, pred, mdn_pred, diagnosis, best)
+        with timer("select"):
+            extra: dict[str, Any] = {}
+            if parts.selector.meta.get("needs_predictive"):  # local penalisation works on the predictive
+                extra = {"pred": pred, "maximize": cfg.goal.maximize, "best": best, "log_scores": parts.acquisition.is_log}
+            local = np.asarray(select_batch(scoring.scores, data.k, method=cfg.selector, X=data.X_cand,
+                                            seed=data.seeds["selection"], **extra, **cfg.selector_params), dtype=np.int64)
+        chosen = data.candidates[local]
+        triage_df = None if diagnosis is None else diagnosis.triage
+        record = ProposalRecord(
+            chosen, self.pool.ids[chosen], score=scoring.scores[local], pred=pred, rows=local,
+            status=None if triage_df is None else triage_df["status"].to_numpy()[local],
+            reasons=None if triage_df is None else triage_df["reasons"].to_numpy()[local],
+        )
+        params = dict(parts.model_settings)
+        if cfg.warm_start:
+            params["warm_start_from"] = warm_from  # the model round continued, None: from scratch
+        info = {"kind": "model", "strategy": cfg.strategy if cfg.gate is None else f"{cfg.strategy}+gate:{cfg.gate}",
+                "model": cfg.model, "model_params": json.dumps(params, sort_keys=True),
+                "model_fingerprint": _fingerprint_model(model),
+                "triage_counts": json.dumps({} if diagnosis is None else diagnosis.counts, sort_keys=True),
+                "timings": json.dumps(timer.seconds)}
+        if diagnosis is not None:
+            info["triage_summary"] = json.dumps(round_summary(
+                triage_df, chosen=local, gated=scoring.gated, policy=parts.gate if scoring.gated is not None else None,
+                fallback=scoring.fallback, evidence=diagnosis.evidence), sort_keys=True)
+        return self._record(data, record, info, model=model, mdn=mdn)
 
-        timer = _StageTimer()
-        warm_from = self._warm_start_round(len(measured))
-        model = _build_model(cfg.model, cfg.model_params, seeds["model"], cfg.bounds, self.pool.is_magpie)
+    def _record(self, data: _RoundData, record: ProposalRecord, info: dict[str, Any], model: Any = None,
+                mdn: Any = None) -> pd.DataFrame:
+        """Write the round, its models and its proposals to the ledger in one transaction."""
+        proposals = record.to_frame()
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = None
+            aux = {}
+            if model is not None:
+                model_dir = Path(tmp) / "model"
+                model.save(model_dir)
+            if mdn is not None:
+                aux["mdn"] = mdn.save(Path(tmp) / "mdn")
+            self.ledger.record_round({**data.info, **info}, proposals, model_dir=model_dir, aux_model_dirs=aux)
+        return proposals
+
+    def _fit(self, data: _RoundData, warm_from: int | None, timer: _StageTimer) -> tuple[Any, Any]:
+        """Fit the round's model (and the diagnostics MDN), continuing round ``warm_from``'s networks if given."""
+        parts = self.parts
+        model = parts.build_model(data.seeds["model"], self.config.bounds, self.pool.is_magpie)
         if warm_from is not None:
             with timer("load_previous"):
                 model = self._continue_model(warm_from, "model", model)
         with timer("fit_model"):
-            model.fit(X_train, y_train)
-        mdn = None
-        if cfg.diagnose:
-            from bdl.models import MixtureDensityRegressor
+            model.fit(data.X_train, data.y_train)
+        if parts.mdn is None:
+            return model, None
+        mdn = parts.build_mdn(data.seeds["mdn"])
+        if warm_from is not None:
+            with timer("load_previous"):
+                mdn = self._continue_model(warm_from, "mdn", mdn)
+        with timer("fit_mdn"):
+            mdn.fit(data.X_train, data.y_train)
+        return model, mdn
 
-            mdn_settings = {**MDN_DEFAULTS, **cfg.mdn_params}
-            mdn_settings["hidden_units"] = tuple(mdn_settings["hidden_units"])
-            mdn = MixtureDensityRegressor(**mdn_settings, random_state=seeds["mdn"], progress=False)
-            if warm_from is not None:
-                with timer("load_previous"):
-                    mdn = self._continue_model(warm_from, "mdn", mdn)
-            with timer("fit_mdn"):
-                mdn.fit(X_train, y_train)
+    def _recalibrate(self, data: _RoundData, pred: Predictive) -> Predictive:
+        """``pred`` recalibrated on the measured points' cross-fitted predictives (no point
+        calibrates its own prediction); the ledger's log says what was done."""
+        cfg, parts = self.config, self.parts
+        n = data.y_train.size
+        name = parts.recalibrator.name  # type: ignore[union-attr]
+        if n < MIN_RECALIBRATION:
+            self.ledger.log("recalibrate", f"{n} measurements are too few to recalibrate (fewer than "
+                            f"{MIN_RECALIBRATION}); the model's own predictive was used", data.r)
+            return pred
+        n_folds = min(RECALIBRATION_FOLDS, n // 2)
+        seed = int(np.random.SeedSequence([cfg.seed, data.r, 1]).generate_state(1)[0] % 2**31)
+        fold = np.random.default_rng(seed).permutation(n) % n_folds
+        held_out, order = [], []
+        for f in range(n_folds):
+            test = np.flatnonzero(fold == f)
+            model = parts.build_model(seed + f, cfg.bounds, self.pool.is_magpie)
+            model.fit(data.X_train[fold != f], data.y_train[fold != f])
+            held_out.append(parts.predictive(model, data.X_train[test], cfg.bounds))
+            order.append(test)
+        rows = np.concatenate(order)
+        cross_fitted = concat(held_out)
+        recalibrator = parts.recalibrator.obj().fit(data.y_train[rows], cross_fitted)  # type: ignore[union-attr]
+        lo, hi = cross_fitted.interval(0.9)
+        covered = float(np.mean((data.y_train[rows] >= lo) & (data.y_train[rows] <= hi)))
+        self.ledger.log("recalibrate", f"{name} recalibration fitted on {n} cross-fitted predictions ({n_folds} folds); "
+                        f"before it their 90 % intervals covered {covered:.0%}", data.r)
+        return recalibrator.transform(pred)
 
-        with timer("predict"):
-            pred = model.predict_dist(X_cand)
-            if cfg.model != "prior_gp":  # the networks know no bounds: cut their predictive to them
-                from bdl.predictive import truncate
+    def _diagnose(self, data: _RoundData, pred: Predictive, mdn: Any, mdn_pred: Predictive,
+                  timer: _StageTimer) -> _Diagnosis:
+        """Triage every candidate (BNN predictive against the MDN), with the held-out evidence
+        that the MDN's shape is real at this amount of data (issue 13)."""
+        cfg = self.config
+        with timer("diagnose"):
+            # the descriptor-space OOD score needs a reference set; with a handful of measurements
+            # every candidate would be "far", so it waits for MIN_TRAIN_FOR_OOD
+            enough = np.unique(data.X_train, axis=0).shape[0] >= MIN_TRAIN_FOR_OOD
+            evidence = None
+            if data.y_train.size >= 2 * EVIDENCE_FOLDS:
+                bounded = cfg.bounds != (None, None)
+                evidence = heldout_evidence(
+                    data.X_train, data.y_train, mdn, n_folds=EVIDENCE_FOLDS, seed=data.seeds["mdn"],
+                    transform=(lambda p_: truncate(p_, *cfg.bounds)) if bounded else None)
+            triage_df = triage(pred, mdn_pred, X_train=data.X_train if enough else None,
+                               X_candidates=data.X_cand if enough else None, lower_bound=cfg.lower_bound, evidence=evidence)
+        counts = {str(k_): int(v) for k_, v in triage_df["status"].value_counts().sort_index().items()}
+        return _Diagnosis(triage_df, evidence, counts)
 
-                pred = truncate(pred, *cfg.bounds)
-            mdn_pred = mdn.predict_dist(X_cand) if mdn is not None else None
-        best_u = cfg.goal.best(y_train)
-        scorer = self._scorer(seeds["acquisition"], best_u)
-        triage_df = None
-        counts: dict[str, int] = {}
-        evidence = policy = gated = None
-        gate_fallback = False
-        if mdn_pred is not None:
-            from bdl.diagnostics import GatePolicy, gate_mask, gated_scores, heldout_evidence, triage
+    def _score(self, data: _RoundData, pred: Predictive, mdn_pred: Predictive | None, diagnosis: _Diagnosis | None,
+               best: float | None) -> _Scoring:
+        """Acquisition scores of every candidate, through the diagnostics gate when there is one."""
+        cfg, parts = self.config, self.parts
+        acq, seed = parts.acquisition, data.seeds["acquisition"]
 
-            with timer("diagnose"):
-                # the descriptor-space OOD score needs a reference set; with a handful of
-                # measurements every candidate would be "far", so it waits for MIN_TRAIN_FOR_OOD
-                enough = np.unique(X_train, axis=0).shape[0] >= MIN_TRAIN_FOR_OOD
-                # is the MDN's shape real at this amount of data? a held-out test against one
-                # Gaussian (issue 13); the MDN-based verdicts count only when it rejects
-                if len(y_train) >= 2 * EVIDENCE_FOLDS:
-                    from bdl.predictive import truncate
+        def score(p: Predictive) -> np.ndarray:
+            return np.asarray(acq(p, best=best, maximize=cfg.goal.maximize, seed=seed), dtype=np.float64)
 
-                    evidence = heldout_evidence(
-                        X_train, y_train, mdn, n_folds=EVIDENCE_FOLDS, seed=seeds["mdn"],
-                        transform=(lambda p_: truncate(p_, *cfg.bounds)) if cfg.bounds != (None, None) else None)
-                triage_df = triage(pred, mdn_pred, X_train=X_train if enough else None, X_candidates=X_cand if enough else None,
-                                   lower_bound=cfg.lower_bound, evidence=evidence)
-                counts = {str(k_): int(v) for k_, v in triage_df["status"].value_counts().sort_index().items()}
-        with timer("acquire"):
-            if triage_df is not None and cfg.gate is not None:
-                policy = GatePolicy(action=cfg.gate, **cfg.gate_params)
-                gated = gate_mask(pred, triage_df, policy)
-                scores = gated_scores(scorer, pred, mdn_pred, triage_df, policy)
-                if policy.action == "skip" and int(np.isfinite(scores).sum()) < k:
-                    # too few unflagged candidates for a batch: rank the flagged ones after them
-                    fallback = GatePolicy(action="downweight", statuses=policy.statuses, weight=0.0,
-                                          min_std_quantile=policy.min_std_quantile)
-                    gate_fallback = True
-                    scores = gated_scores(scorer, pred, mdn_pred, triage_df, fallback)
-                    self.ledger.log("gate", f"only {int(np.isfinite(scores).sum())} unflagged candidates; "
-                                    "flagged ones ranked after them to fill the batch", r)
-            else:
-                scores = scorer(pred)
-        from discovery_loop.batch import select_batch
-
-        with timer("select"):
-            extra: dict[str, Any] = {}
-            if cfg.selector == "local_penalization":  # penalises around each pick using the predictive
-                extra = {"pred": pred, "maximize": cfg.goal.maximize, "best": best_u, "log_scores": scorer.is_log}
-            local = select_batch(
-                np.asarray(scores, dtype=np.float64), k, method=cfg.selector, X=X_cand, seed=seeds["selection"],
-                **extra, **cfg.selector_params,
-            )
-            local = np.asarray(local, dtype=np.int64)
-
-        chosen = candidates[local]
-        epi = np.sqrt(pred.epistemic_variance[local]) if pred.has_split else np.full(local.size, np.nan)
-        proposals = pd.DataFrame({
-            "rank": np.arange(local.size),
-            "idx": chosen,
-            "id": self.pool.ids[chosen],
-            "score": np.asarray(scores, dtype=np.float64)[local],
-            "mean": pred.mean[local],
-            "std": pred.stddev[local],
-            "epistemic_std": epi,
-            "status": None if triage_df is None else triage_df["status"].to_numpy()[local],
-            "reasons": None if triage_df is None else triage_df["reasons"].to_numpy()[local],
-            "predictive": pred.to_records(local),
-        })
-        params = {**MODELS[cfg.model][1], **cfg.model_params}
-        if cfg.warm_start:
-            params["warm_start_from"] = warm_from  # the model round continued, None: from scratch
-        info.update(
-            kind="model",
-            strategy=cfg.strategy if cfg.gate is None else f"{cfg.strategy}+gate:{cfg.gate}",
-            model=cfg.model,
-            model_params=json.dumps(params, sort_keys=True),
-            model_fingerprint=_fingerprint_model(model),
-            triage_counts=json.dumps(counts, sort_keys=True),
-            timings=json.dumps(timer.seconds),
-        )
-        if triage_df is not None:
-            from bdl.diagnostics import round_summary
-
-            info["triage_summary"] = json.dumps(round_summary(
-                triage_df, chosen=local, gated=gated, policy=policy, fallback=gate_fallback, evidence=evidence),
-                sort_keys=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            model.save(Path(tmp) / "model")
-            aux = {}
-            if mdn is not None:
-                aux["mdn"] = mdn.save(Path(tmp) / "mdn")
-            self.ledger.record_round(info, proposals, model_dir=Path(tmp) / "model", aux_model_dirs=aux)
-        return proposals
+        policy = parts.gate
+        if diagnosis is None or policy is None:
+            return _Scoring(score(pred))
+        gated = gate_mask(pred, diagnosis.triage, policy)
+        scores = gated_scores(score, pred, mdn_pred, diagnosis.triage, policy)
+        n_open = int(np.isfinite(scores).sum())
+        if policy.action == "skip" and n_open < data.k:
+            # too few unflagged candidates for a batch: rank the flagged ones after them
+            fallback = GatePolicy(action="downweight", statuses=policy.statuses, weight=0.0,
+                                  min_std_quantile=policy.min_std_quantile)
+            scores = gated_scores(score, pred, mdn_pred, diagnosis.triage, fallback)
+            self.ledger.log("gate", f"only {n_open} unflagged candidates; "
+                            "flagged ones ranked after them to fill the batch", data.r)
+            return _Scoring(np.asarray(scores, dtype=np.float64), gated, fallback=True)
+        return _Scoring(np.asarray(scores, dtype=np.float64), gated)
 
     def _warm_start_round(self, n_train: int) -> int | None:
         """The model round whose networks this round continues, or None to train from scratch.
@@ -1027,24 +1192,9 @@ class Campaign:
             params["epochs"] = int(self.config.warm_start_epochs)
         return previous.set_params(**params)
 
-    def _scorer(self, seed: int, best: float | None) -> Any:
-        """The acquisition function bound to this round's best value, goal and seed."""
-        from discovery_loop.acquisition import get_acquisition
-
-        cfg = self.config
-        acq = get_acquisition(cfg.strategy, **cfg.acquisition_params())
-
-        def score(pred: Any) -> np.ndarray:
-            return np.asarray(acq(pred, best=best, maximize=cfg.goal.maximize, seed=seed), dtype=np.float64)
-
-        score.is_log = acq.is_log  # type: ignore[attr-defined]
-        return score
-
     # ------------------------------------------------------------------ Jupyter
     def _repr_html_(self) -> str:
         """Jupyter shows a campaign inline: status, the found-fraction plot, last round's triage."""
-        from discovery_loop.report import CampaignView
-
         return CampaignView(self.ledger)._repr_html_()
 
     def report(self, title: str | None = None) -> Any:
@@ -1054,8 +1204,6 @@ class Campaign:
         -------
         discovery_loop.report.CampaignReportView
         """
-        from discovery_loop.report import CampaignReportView
-
         return CampaignReportView(self.ledger, title)
 
 
@@ -1063,12 +1211,8 @@ class Campaign:
 def pool_from_source(source: dict[str, Any]) -> tuple[Pool, pd.DataFrame]:
     """Read the pool described by a campaign's ``source`` (a CSV path or a shipped data set)."""
     if source.get("dataset"):
-        from bdl.data import load_dataset
-
         df = load_dataset(str(source["dataset"]), **dict(source.get("dataset_kwargs") or {}))  # e.g. {"plate": 3496}
     else:
-        from bdl._io import read_csv
-
         df = read_csv(str(source["data"]), what="pool file")
     pool = Pool.from_frame(
         df,
@@ -1082,8 +1226,6 @@ def pool_from_source(source: dict[str, Any]) -> tuple[Pool, pd.DataFrame]:
 def _oracle_from_source(
     source: dict[str, Any], pool: Pool, target: str, seed: int, value_range: tuple[float, float] | None = None
 ) -> Any:
-    from discovery_loop.oracles import FileOracle, LookupOracle
-
     if source.get("oracle", "lookup") == "file":
         if not source.get("lab_dir"):
             raise InputError("a file oracle needs a lab folder (--lab-dir DIR).")
@@ -1160,18 +1302,12 @@ def _resolve_source(src: dict[str, Any], cfg: CampaignConfig) -> tuple[Pool, pd.
         y = pd.to_numeric(df[cfg.target], errors="coerce").to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(y))
         if bad.size:
-            from bdl._validation import format_rows
-
             raise InputError(
                 f"a simulated campaign needs a value of {cfg.target!r} for every candidate; rows "
                 f"{format_rows(bad)} have none. Remove them, or use --oracle file for a real lab."
             )
-        from discovery_loop.oracles import _value_problem
-
         unusable = [(i, why) for i, v in enumerate(y) if (why := _value_problem(float(v), cfg.value_range)) is not None]
         if unusable:
-            from bdl._validation import format_rows
-
             raise InputError(
                 f"the simulated campaign's {cfg.target!r} values cannot all be measured: rows "
                 f"{format_rows(np.array([i for i, _ in unusable]))} (e.g. {y[unusable[0][0]]:g}, which "

@@ -125,6 +125,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         patience=args.patience,
         warm_start=args.warm_start,
         warm_start_epochs=args.warm_start_epochs,
+        recalibrate=args.recalibrate,
+        plugins=tuple(args.plugin or ()),
     )
     try:
         campaign = open_campaign(args.ledger, config=config, source=_source_from_args(args), progress=args.progress)
@@ -314,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--batch-size", type=int, required=True, help="measurements per round")
     loop.add_argument("--seed", type=int, required=True, help="campaign seed (same seed, same campaign)")
     loop.add_argument("--ledger", required=True, help="SQLite ledger to create")
-    loop.add_argument("--strategy", default=None, help="acquisition function (default ei; window goals: window)")
+    loop.add_argument("--strategy", default=None,
+                      help="acquisition function (default ei; window goals: window), or one a --plugin registers")
     loop.add_argument("--strategy-params", help="JSON object of acquisition parameters, e.g. '{\"beta\": 2}'")
     loop.add_argument("--selector", default="topk", help="batch selection: topk or a diversity method (default topk)")
     loop.add_argument("--selector-params", help="JSON object of batch-selection parameters, e.g. '{\"min_distance\": 0.5}'")
@@ -325,14 +328,22 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--n-initial", type=int, help="size of the initial design (default: the batch size)")
     loop.add_argument("--model", default="prior_gp",
                       help="prior_gp (default: exact GP on the DFT prior's features, bdl.models.recommended), "
-                           "mc_dropout, ensemble or variational")
+                           "mc_dropout, ensemble, variational, or a model a --plugin registers")
     loop.add_argument("--lower-bound", type=float, metavar="X",
                       help="physical lower bound of the target (0 for a band gap): no interval crosses it")
     loop.add_argument("--upper-bound", type=float, metavar="X", help="physical upper bound of the target")
     loop.add_argument("--model-params", help="JSON object overriding the model's settings")
     loop.add_argument("--mdn-params", help="JSON object overriding the diagnostics MDN's settings")
-    loop.add_argument("--gate", default="none", choices=["none", "skip", "downweight", "mixture"],
-                      help="what the diagnostics gate does with flagged candidates (default none: record only)")
+    loop.add_argument("--gate", default="none",
+                      help="what the diagnostics gate does with flagged candidates: none (default: record only), "
+                           "skip, downweight or mixture")
+    loop.add_argument("--recalibrate", default="none", metavar="NAME",
+                      help="refit a recalibrator each round on cross-fitted predictions of the measured points and "
+                           "let the recalibrated predictive drive the acquisition: none (default), isotonic, conformal "
+                           "or std_scaling")
+    loop.add_argument("--plugin", action="append", metavar="MODULE",
+                      help="import a Python module that registers models, acquisition functions, selectors, gates or "
+                           "recalibrators (bdl.registry) before the names are resolved; repeatable; kept in the ledger")
     loop.add_argument("--no-diagnostics", action="store_true", help="skip the mixture-density diagnostics (faster)")
     loop.add_argument("--stop-at", type=float, help="stop once a measured value reaches this (window: number of hits)")
     loop.add_argument("--patience", type=int, help="stop after this many rounds without improvement")

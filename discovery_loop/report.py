@@ -111,7 +111,10 @@ def proposal_scores(measured: pd.DataFrame) -> pd.DataFrame:
     cols = {c: np.full(len(out), np.nan) for c in ("pred_mean", "pred_std", "pit", "z", "nll_point", "in_50", "in_90")}
     if len(out):
         kinds = out["predictive"].map(lambda r: json.loads(r).get("kind", "mixture"))
-        for _, pos in out.groupby(kinds).indices.items():
+        # one group per kind and round: a round's recalibrated or conformal predictives share
+        # that round's calibration, and records of different calibrations do not join
+        rounds = out["round"] if "round" in out.columns else pd.Series(0, index=out.index)
+        for _, pos in out.groupby([kinds, rounds]).indices.items():
             grp = out.iloc[pos]
             p = proposal_predictive(grp)
             y = grp["value"].to_numpy(dtype=np.float64)
@@ -206,8 +209,10 @@ def campaign_summary(ledger: Ledger) -> dict[str, Any]:
         "target": cfg.target,
         "goal": goal.describe(),
         "goal_kind": goal.kind,
-        "strategy": cfg.strategy + ("" if cfg.gate is None else f" with the diagnostics gate ({cfg.gate})"),
+        "strategy": cfg.strategy + ("" if cfg.gate is None else f" with the diagnostics gate ({cfg.gate})")
+        + ("" if cfg.recalibrate is None else f" on the predictive recalibrated each round ({cfg.recalibrate}, cross-fitted)"),
         "gate": cfg.gate,
+        "recalibrate": cfg.recalibrate,
         "model": cfg.model,
         "seed": cfg.seed,
         "budget": cfg.budget,

@@ -52,12 +52,15 @@ def simulate(
         ``order`` (pool positions in measurement order), ``values``, ``found_curve``,
         ``best_so_far``, ``n_pool``, ``n_targets``, ``experiments_to_first`` / ``_half`` /
         ``_all`` and the matching ``acceleration_*`` (NaN when not reached within the budget),
-        ``seconds``, and ``triage`` (status of every proposal, None for the initial design).
+        ``seconds``, ``triage`` (status of every proposal, None for the initial design), and
+        ``proposal_coverage_50`` / ``proposal_coverage_90``: the share of the measured model-round
+        proposals inside the 50 % / 90 % intervals they were proposed with (NaN without any).
     """
     from discovery_loop.campaign import Campaign, Pool
     from discovery_loop.ledger import Ledger
     from discovery_loop.metrics import acceleration_factor, best_so_far, experiments_to_find, found_curve
     from discovery_loop.oracles import LookupOracle
+    from discovery_loop.report import _measured_proposals, proposal_scores
 
     pool = Pool.from_frame(frame, id_column=id_column, formula_column=formula_column, feature_columns=feature_columns)
     y = pd.to_numeric(frame[config.target]).to_numpy(dtype=np.float64)
@@ -73,6 +76,7 @@ def simulate(
                     break
             measured = campaign.measured()
             props = ledger.table("proposals")
+            scored = proposal_scores(_measured_proposals(props, measured))
     order = measured["idx"].to_numpy(dtype=np.int64)
     values = measured["value"].to_numpy(dtype=np.float64)
     curve = found_curve(order, targets)
@@ -85,6 +89,8 @@ def simulate(
         "n_targets": int(targets.size),
         "seconds": time.perf_counter() - t0,
         "triage": props.set_index("idx").loc[order, "status"].tolist(),
+        "proposal_coverage_50": float(scored["in_50"].mean()) if len(scored) else float("nan"),
+        "proposal_coverage_90": float(scored["in_90"].mean()) if len(scored) else float("nan"),
     }
     for label, frac in (("first", 1.0 / targets.size), ("half", 0.5), ("all", 1.0)):
         n = experiments_to_find(curve, frac)

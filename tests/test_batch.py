@@ -86,7 +86,7 @@ def test_too_few_candidates_is_an_error_that_counts_them() -> None:
     [
         ({"k": 0}, "positive int"),
         ({"k": 2.0}, "positive int"),
-        ({"k": 1, "method": "kriging"}, "valid methods are topk"),
+        ({"k": 1, "method": "kriging"}, "valid names are local_penalization, min_distance, topk"),
         ({"k": 1, "min_distance": 1.0}, "accepts: none"),
         ({"k": 1, "method": "min_distance"}, "needs the descriptors X"),
         ({"k": 1, "method": "min_distance", "X": np.zeros((3, 2))}, "X has 3 rows but there are 4"),

@@ -50,6 +50,12 @@ def _one_sentence(res: subprocess.CompletedProcess, *fragments: str) -> None:
         (["--model-params", '{"layers": 3}'], "layers"),
         (["--value-range", "5", "1"], "low < high"),
         (["--oracle", "file", "--lab-dir", "{pool}"], "is a file, not a folder"),
+        (["--gate", "nope"], "unknown gate 'nope'"),
+        (["--strategy", "nope"], "unknown acquisition 'nope'"),
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--recalibrate", "platt"], "unknown recalibration 'platt'"),
+        (["--recalibrate", "conformal", "--lower-bound", "0"], "--recalibrate isotonic"),
+        (["--plugin", "no_such_module_here"], "cannot be imported"),
     ],
 )
 def test_a_bad_configuration_fails_before_any_file_is_written(tmp_path: Path, extra: list[str], fragment: str) -> None:

@@ -89,3 +89,10 @@ __all__ = [
     "RecalibrationNotFittedError",
     "StdScaling",
 ]
+
+from bdl.registry import register as _register
+
+# the recalibrators a campaign can refit each round (``--recalibrate NAME``): fit(y, pred), transform(pred)
+_register("recalibrator", "isotonic", IsotonicRecalibration)
+_register("recalibrator", "conformal", ConformalPredictiveSystem)
+_register("recalibrator", "std_scaling", StdScaling)

@@ -312,3 +312,16 @@ def gated_scores(
             with np.errstate(divide="ignore"):
                 scores[flag] = scores[flag] + np.log(w)
     return scores
+
+
+def _register_gates() -> None:
+    """The gate actions in :mod:`bdl.registry`: each builds its :class:`GatePolicy` from the gate parameters."""
+    from functools import partial
+
+    from bdl.registry import register
+
+    for action in _ACTIONS:
+        register("gate", action, partial(GatePolicy, action))
+
+
+_register_gates()

@@ -1,8 +1,12 @@
-"""One registry of the toolkit's surrogates by name, the recommended default, and prior features for any model.
+"""The toolkit's surrogates in the one registry (:mod:`bdl.registry`), the recommended default, and prior features for any model.
 
 ``make_model(name, **params)`` builds any surrogate by its short name (the names the command
-lines use); :func:`recommended` is the default a new user gets; :class:`WithDFTPrior` gives any
-network the DFT band-gap prior's features (:mod:`bdl.prior`) as extra inputs.
+lines, ``bench`` and campaigns use; :data:`MODEL_NAMES` lists them); :func:`recommended` is the
+default a new user gets; :class:`WithDFTPrior` gives any network the DFT band-gap prior's
+features (:mod:`bdl.prior`) as extra inputs.
+
+Each model's registry entry carries, as ``defaults``, the settings a campaign trains it with:
+sized for the small training sets of a campaign (tens to a few hundred measurements).
 """
 
 from __future__ import annotations
@@ -14,27 +18,38 @@ import numpy as np
 
 from bdl.errors import InputError
 from bdl.models.base import BayesianRegressor, load_model, register
+from bdl.registry import get, register as register_part, view
 
 __all__ = ["MODEL_NAMES", "WithDFTPrior", "make_model", "model_class", "recommended"]
 
-#: Short names of the surrogates and their classes' names in :mod:`bdl.models`.
-MODEL_NAMES: dict[str, str] = {
-    "prior_gp": "PriorGPRegressor",
-    "mc_dropout": "MCDropoutRegressor",
-    "ensemble": "DeepEnsembleRegressor",
-    "variational": "VariationalBNN",
-    "mdn": "MixtureDensityRegressor",
-    "with_prior": "WithDFTPrior",
-}
+#: The registered surrogates, short name -> class (a live view of :mod:`bdl.registry`'s models).
+MODEL_NAMES = view("model")
+
+_NET = {"hidden_units": [64, 64], "epochs": 300, "batch_size": 32, "patience": 40, "learning_rate": 3e-3}
+
+
+def _register_builtins() -> None:
+    from bdl.models.ensemble import DeepEnsembleRegressor
+    from bdl.models.gp import PriorGPRegressor
+    from bdl.models.mc_dropout import MCDropoutRegressor
+    from bdl.models.mdn import MixtureDensityRegressor
+    from bdl.models.variational import VariationalBNN
+
+    # the default (recommended()): exact GP on the DFT prior's features when the pool is a set of
+    # compositions; every setting is chosen by evidence maximisation each round
+    register_part("model", "prior_gp", PriorGPRegressor, dft_prior=True)  # takes prior="dft_gap" on compositions
+    register_part("model", "mc_dropout", MCDropoutRegressor,
+                  defaults={**_NET, "dropout_rate": 0.1, "n_passes": 100, "weight_decay": 1e-4})
+    register_part("model", "ensemble", DeepEnsembleRegressor, defaults={**_NET, "n_members": 5, "weight_decay": 1e-4})
+    register_part("model", "variational", VariationalBNN, defaults={**_NET, "epochs": 600, "patience": 60, "n_passes": 100})
+    # the diagnostics' mixture density network
+    register_part("model", "mdn", MixtureDensityRegressor, defaults={**_NET, "n_components": 5, "weight_decay": 1e-4})
+    register_part("model", "with_prior", WithDFTPrior)
 
 
 def model_class(name: str) -> type[BayesianRegressor]:
     """The class behind a short model name; an unknown name is an InputError listing the names."""
-    import bdl.models as models
-
-    if name not in MODEL_NAMES:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}.")
-    return getattr(models, MODEL_NAMES[name])
+    return get("model", name).obj  # type: ignore[no-any-return]
 
 
 def make_model(name: str, **params: Any) -> BayesianRegressor:
@@ -154,3 +169,6 @@ class WithDFTPrior(BayesianRegressor):
 
     def _load_parts(self, path: Path) -> None:
         self.inner_ = load_model(path / "inner")
+
+
+_register_builtins()

@@ -78,7 +78,7 @@ if SMALL:
     MODEL = {"hidden_units": [32, 32], "epochs": 60, "patience": 60, "n_passes": 30}
 else:
     BUDGET, BATCH, SEEDS = 80, 10, [0, 1]
-    MODEL = {}  # the campaign defaults (discovery_loop.campaign.MODELS)
+    MODEL = {}  # the campaign defaults (bdl.registry.get("model", "mc_dropout").defaults)
 LEDGERS = OUT / "ledgers"
 LEDGERS.mkdir(parents=True, exist_ok=True)
 
