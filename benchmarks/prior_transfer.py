@@ -79,7 +79,7 @@ def _fit_predict(arm: str, data: dict[str, Any], train: np.ndarray, test: np.nda
 
 
 def run(sets: list[str], sizes: list[int], subsets: int, table_only: bool) -> list[dict[str, Any]]:
-    from benchmarks.small_data import _score
+    from benchmarks.small_data import _score, _subset
 
     cells = []
     for name in sets:
@@ -96,8 +96,7 @@ def run(sets: list[str], sizes: list[int], subsets: int, table_only: bool) -> li
                     data = data or _set(name)
                     if n >= data["rest"].size:
                         continue
-                    rng = np.random.default_rng(np.random.SeedSequence([SEED, n, s]))
-                    train = np.sort(rng.choice(data["rest"], n, replace=False))
+                    train = _subset(data["rest"], n, s)  # SeedSequence([2026, n, s]), as small_data
                     out = _fit_predict(arm, data, train, data["test"], s)
                     cell = {"set": name, "arm": arm, "n": n, "subset": s, **_score(out, data["y"][data["test"]])}
                     OUT.mkdir(parents=True, exist_ok=True)

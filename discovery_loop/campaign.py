@@ -84,8 +84,9 @@ __all__ = [
 MIN_TRAIN_FOR_OOD = 20
 
 #: Folds of the held-out test of the diagnostics MDN against one Gaussian
-#: (:func:`bdl.diagnostics.heldout_evidence`), run each round on the training rows.
-EVIDENCE_FOLDS = 3
+#: (:func:`bdl.diagnostics.heldout_evidence`), run each round on the training rows; 5 folds
+#: detect a hidden second phase at n = 150 that 3 miss (``benchmarks/results/diagnostics_synthetic.md``).
+EVIDENCE_FOLDS = 5
 
 #: Folds of the cross-fitting behind ``recalibrate``: each measured point's held-out predictive
 #: comes from a model trained without its fold, so no point calibrates its own prediction.
