@@ -2,15 +2,17 @@
 
 ``python -m benchmarks.recalibration_campaigns [--sets ...] [--seeds 5] [--table-only]``
 
-Arms, all the toolkit's default campaign (``prior_gp`` and the goal's default strategy, as
-``benchmarks/campaigns_vs_peers.py``, same sets, batches, budgets and seeds 0-4):
+Arms, all the recommended surrogate (``prior_gp``) with EI for the extreme-value sets and the
+window probability for the band-gap window (acquisition functions that use the predictive's
+spread; the default strategy for extreme values, the posterior mean, would hardly see a
+recalibration), on the sets, batches and budgets of ``benchmarks/campaigns_vs_peers.py``:
 
-- ``default``: the model's own predictive drives the acquisition;
-- ``default_isotonic``: ``--recalibrate isotonic``: each round an isotonic recalibration map
+- ``prior_gp_ei``: the model's own predictive drives the acquisition;
+- ``prior_gp_ei_isotonic``: ``--recalibrate isotonic``: each round an isotonic recalibration map
   (Kuleshov et al. 2018) is fitted on the measured points' cross-fitted predictives (5 folds:
   each point predicted by a model trained without it) and the recalibrated predictive drives EI /
   the window probability;
-- ``default_conformal``: ``--recalibrate conformal``: a conformal predictive system (Vovk et
+- ``prior_gp_ei_conformal``: ``--recalibrate conformal``: a conformal predictive system (Vovk et
   al.) on the same cross-fitted predictives. A conformal predictive is not cut to declared
   bounds, so on the band-gap window this arm runs without ``--lower-bound 0``.
 
@@ -32,7 +34,7 @@ from benchmarks._common import RESULTS, write_result
 from benchmarks.campaigns_vs_peers import _af_all, run_one
 
 CACHE = RESULTS / "recalibration_campaigns"
-ARMS = ("default", "default_isotonic", "default_conformal")
+ARMS = ("prior_gp_ei", "prior_gp_ei_isotonic", "prior_gp_ei_conformal")
 
 
 def _markdown(results: list[dict[str, Any]], sets: list[str]) -> tuple[str, dict[str, Any]]:

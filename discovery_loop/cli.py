@@ -317,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--seed", type=int, required=True, help="campaign seed (same seed, same campaign)")
     loop.add_argument("--ledger", required=True, help="SQLite ledger to create")
     loop.add_argument("--strategy", default=None,
-                      help="acquisition function (default ei; window goals: window), or one a --plugin registers")
+                      help="acquisition function (default: window for a window goal, else greedy with prior_gp and ei "
+                           "with the networks), or one a --plugin registers")
     loop.add_argument("--strategy-params", help="JSON object of acquisition parameters, e.g. '{\"beta\": 2}'")
     loop.add_argument("--selector", default="topk", help="batch selection: topk or a diversity method (default topk)")
     loop.add_argument("--selector-params", help="JSON object of batch-selection parameters, e.g. '{\"min_distance\": 0.5}'")
