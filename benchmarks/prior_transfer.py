@@ -125,6 +125,14 @@ def _markdown(cells: list[dict[str, Any]], sets: list[str], sizes: list[int]) ->
                 summary.setdefault(name, {}).setdefault(str(n), {})[arm] = {**med, "mae_vs_fractions": rel, "subsets": len(cs)}
                 lines.append(f"| {name} | {n} | {arm} | {len(cs)} | {med['mae']:.4g} ({rel:.2f}) | {med['crps']:.4g} | "
                              f"{med['interval_score']:.4g} | {med['coverage']:.2f} |")
+    pairs = [(v["gp_magpie+prior"]["mae"], v["gp_magpie"]["mae"], v["gp_fractions"]["mae"])
+             for by_n in summary.values() for v in by_n.values() if {"gp_magpie+prior", "gp_magpie", "gp_fractions"} <= set(v)]
+    if pairs:
+        p, m, f = (np.array(x) for x in zip(*pairs))
+        lines += ["", f"Over the {len(pairs)} (set, n) cells: the prior's features lower the median MAE against Magpie alone "
+                  f"in {int(np.sum(p < m))} (median ratio {np.median(p / m):.3f}) and against the fractions in "
+                  f"{int(np.sum(p < f))} (median ratio {np.median(p / f):.3f}); Magpie alone beats the fractions in "
+                  f"{int(np.sum(m < f))} (median ratio {np.median(m / f):.3f})."]
     return "\n".join(lines) + "\n", summary
 
 
