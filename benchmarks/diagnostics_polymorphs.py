@@ -78,13 +78,15 @@ def balanced_accuracy(flag: np.ndarray, label: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from bdl.data import load_matbench_mp_gap
-    from bdl.diagnostics import KNNDistance, ReplicateSpread, TriageThresholds, bimodal_flag, triage
+    from bdl.diagnostics import KNNDistance, TriageThresholds, bimodal_flag, polymorph_spread_model, triage
     from bdl.features import featurize
     from bdl.models import MCDropoutRegressor, MixtureDensityRegressor
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="20 000 training rows, few epochs: pipeline check only")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-rows", type=int, default=None,
+                    help="random subsample of this many training rows (seeded), e.g. 40000")
     ap.add_argument("--dump", default=None, help="also write the validation and test triage tables here (.pkl, not committed)")
     args = ap.parse_args(argv)
     t_all = time.perf_counter()
@@ -102,6 +104,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_rows = np.flatnonzero(row_part == 0)
     if args.quick:
         train_rows = np.sort(rng.choice(train_rows, 20000, replace=False))
+    elif args.train_rows is not None:
+        train_rows = np.sort(rng.choice(train_rows, min(args.train_rows, len(train_rows)), replace=False))
     epochs = 8 if args.quick else 60
     X_tr, y_tr = X_all.iloc[train_rows], y_all[train_rows]
 
@@ -117,7 +121,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"(best epoch {mdn.best_epoch_}, {mdn.effective_components_:.2f} effective components)", flush=True)
     ood = KNNDistance(random_state=args.seed).fit(X_tr)
     t0 = time.perf_counter()
-    reps = ReplicateSpread(random_state=args.seed).fit(X_tr, y_tr)
+    # the shipped polymorph prior's recipe, fitted here on this split's training rows only (the shipped
+    # model has seen every composition, so it is never scored here)
+    reps = polymorph_spread_model(random_state=args.seed).fit(X_tr, y_tr)
     t_rep = time.perf_counter() - t0
     print(f"replicate model: {reps.n_groups_} training compositions with >= 2 structures, {t_rep:.0f} s", flush=True)
 
@@ -168,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # model), and the MDN's mode thresholds for the MDN-only verdict
     base = TriageThresholds()
     rep_grid = []
-    for spread in (0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0):
+    for spread in np.round(np.arange(0.1, 1.0001, 0.025), 3).tolist():
         ev = evaluate(val, replace(base, min_replicate_spread=spread))
         rep_grid.append(dict(min_replicate_spread=spread, val_balanced_accuracy=ev["balanced_accuracy"],
                              val_tpr=ev["tpr"], val_tnr=ev["tnr"]))
@@ -210,8 +216,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              f"{n_neg} negatives (< {NEG} eV).", "",
              f"Models: MC dropout (256, 128), 50 passes, {t_bnn:.0f} s; MDN with 8 components (256, 128), "
              f"{t_mdn:.0f} s, {mdn.effective_components_:.2f} effective components; up to {epochs} epochs, early "
-             "stopping on a validation share of the training rows. Replicate-spread model (gradient-boosted trees) "
-             f"on the {reps.n_groups_} training compositions with >= 2 structures, {t_rep:.0f} s.", "",
+             "stopping on a validation share of the training rows. Replicate-spread model: the recipe of the shipped "
+             "polymorph prior (`bdl.diagnostics.polymorph_spread_model`: log(1 + spread) target, 5 bagged boosted "
+             f"ensembles) fitted on the {reps.n_groups_} training compositions with >= 2 structures of this split only, "
+             f"{t_rep:.0f} s; the shipped prior itself has seen every composition and is not scored here. The "
+             "default `min_replicate_spread` (0.4 eV) belongs to the plain spread target; the tuned row is the verdict.",
+             "",
              "## Flag (status bimodal) on the test compositions", "",
              "| verdict | thresholds | balanced accuracy | TPR (spread > 1.5 eV flagged) | TNR (spread < 0.3 eV not flagged) |",
              "|---|---|---:|---:|---:|",
@@ -230,9 +240,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
              "## Ranking (ROC AUC on the test compositions)", "", "| score | AUC |", "|---|---:|"]
     for k, v in test_default["auc"].items():
         lines.append(f"| {k} | {v:.3f} |")
-    floor = test_default["balanced_accuracy"] >= 0.75
-    lines += ["", f"Floor (balanced accuracy of the default flag >= 0.75): **{'met' if floor else 'NOT met'}**; "
-              "aim 0.85.", "", NOTE_MDN, "",
+    rep_auc = test_default["auc"]["replicate spread (ReplicateSpread, eV)"]
+    floor = bool(test_tuned["balanced_accuracy"] >= 0.80 and rep_auc >= 0.88)
+    lines += ["", f"Floors (issue 13: balanced accuracy of the validation-tuned flag >= 0.80, ROC AUC of the "
+              f"replicate spread >= 0.88): BA {test_tuned['balanced_accuracy']:.3f}, AUC {rep_auc:.3f}: "
+              f"**{'met' if floor else 'NOT met'}**; aim 0.85.", "", NOTE_MDN, "",
               f"Test triage statuses: {per_status}.", "",
               f"Timing: prediction of {len(tri)} compositions {test['t_pred']:.1f} s; triage (modes, OOD, reasons) "
               f"{test['t_tri']:.1f} s; whole benchmark {total_s / 60:.1f} min.", "",
@@ -246,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         lines.append(f"| {r.min_mass} | {r.min_valley_depth} | {r.min_ashman_d} | {r.val_balanced_accuracy:.3f} | "
                      f"{r.val_tpr:.3f} | {r.val_tnr:.3f} |")
     lines.append("")
-    payload = {"quick": args.quick, "seed": args.seed, "n_train_rows": int(len(train_rows)),
+    payload = {"quick": args.quick, "seed": args.seed, "train_rows_option": args.train_rows, "n_train_rows": int(len(train_rows)),
                "n_test_compositions": int(len(tri)), "n_pos": n_pos, "n_neg": n_neg,
                "default_thresholds": base.to_dict(), "tuned_thresholds": tuned.to_dict(),
                "test_default": test_default, "test_tuned": test_tuned, "val_default": val_default,
@@ -256,7 +268,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "validation_grid": grid_df.to_dict(orient="records"), "status_counts": per_status,
                "fit_seconds": {"mc_dropout": t_bnn, "mdn": t_mdn, "replicates": t_rep}, "triage_seconds": test["t_tri"],
                "total_seconds": total_s, "floor_met": bool(floor)}
-    suffix = ("_quick" if args.quick else "") + (f"_seed{args.seed}" if args.seed != 0 else "")
+    suffix = (("_quick" if args.quick else "") + (f"_seed{args.seed}" if args.seed != 0 else "")
+              + (f"_rows{args.train_rows}" if args.train_rows and not args.quick else ""))
     path = write_result("diagnostics_polymorphs" + suffix, payload, "\n".join(lines))
     print("\n".join(lines[3:]))
     print(f"wrote {path}")

@@ -149,3 +149,54 @@ def test_composition_split_keep_in_train() -> None:
 def test_composition_split_bad_fraction(fraction) -> None:
     with pytest.raises(InputError, match="test_fraction"):
         composition_split(["C", "Si"], test_fraction=fraction)
+
+
+# --- the shipped polymorph prior (bdl/data/prior/polymorph_prior.npz) ----------------------------------------------
+
+
+def test_polymorph_prior_loads_fast_and_is_deterministic() -> None:
+    import time
+
+    from bdl.diagnostics import PolymorphPrior, load_polymorph_prior
+    from bdl.diagnostics.polymorph_prior import _FILE
+    from importlib import resources
+
+    load_polymorph_prior.cache_clear()
+    t0 = time.perf_counter()
+    prior = load_polymorph_prior()
+    assert time.perf_counter() - t0 < 2.0
+    assert isinstance(prior, PolymorphPrior) and load_polymorph_prior() is prior
+    assert prior.n_features_in_ == 132 and prior.n_groups_ > 10000
+    assert 0.05 < prior.min_replicate_spread < 2.0
+    assert prior.meta["licence"].startswith("CC-BY-4.0") and prior.meta["cv_auc"] > 0.8
+    assert prior.thresholds().min_replicate_spread == prior.min_replicate_spread
+    with resources.as_file(resources.files("bdl.data").joinpath("prior", _FILE)) as p, np.load(p) as data:
+        fresh = PolymorphPrior({k: data[k] for k in data.files})
+    X = np.random.default_rng(0).normal(size=(50, 132))
+    np.testing.assert_array_equal(prior.predict(X), fresh.predict(X))
+    assert prior.predict(X).shape == (50,) and (prior.predict(X) >= 0).all()
+
+
+def test_polymorph_prior_ranks_polymorph_rich_compositions_above_single_phase_ones() -> None:
+    from bdl.diagnostics import load_polymorph_prior
+    from bdl.features import featurize
+
+    rich = ["C", "CdSe", "HgS", "TiO2"]  # MP structures with gaps from 0 (or near) to several eV
+    plain = ["Cu3Au", "NiAl", "Fe3Al", "CuZn"]  # intermetallics: metals in every structure
+    X = featurize(rich + plain)
+    spread = load_polymorph_prior().predict(X)
+    assert spread[:4].min() > spread[4:].max()
+    assert np.median(spread[:4]) >= load_polymorph_prior().min_replicate_spread > spread[4:].max()
+
+
+def test_polymorph_prior_is_a_replicate_model_for_triage() -> None:
+    from bdl.diagnostics import load_polymorph_prior, triage
+    from bdl.features import featurize
+    from bdl.predictive import GaussianPredictive
+
+    prior = load_polymorph_prior()
+    X = featurize(["C", "Cu3Au"])
+    bnn = GaussianPredictive(np.array([1.0, 0.0]), np.array([1.0, 0.1]))
+    tri = triage(bnn, bnn, X_candidates=X, replicates=prior, thresholds=prior.thresholds())
+    assert tri["replicate_spread"].to_numpy() == pytest.approx(prior.predict(X))
+    assert bool(tri["is_bimodal"].iloc[0]) and not bool(tri["is_bimodal"].iloc[1])

@@ -119,3 +119,56 @@ def test_clear_errors():
     p = GaussianPredictive(np.zeros(3), np.ones(3))
     with pytest.raises(InputError, match="X_candidates"):
         triage(p, p, replicates=model)
+
+
+# --- the polymorph recipe and its pickle-free tree export ---------------------------------------------------------
+
+
+def test_polymorph_recipe_ranks_two_phase_inputs_first_on_synthetic_replicates():
+    from bdl.diagnostics import polymorph_spread_model
+
+    X, y = replicate_data(600, seed=3)
+    model = polymorph_spread_model(random_state=0, max_iter=60).fit(X, y)
+    assert model.n_groups_ >= 30 and len(model.models_) == 5
+    rng = np.random.default_rng(4)
+    cand = rng.uniform(size=(400, 2))
+    pred = model.predict(pd.DataFrame(cand, columns=["a", "b"]))
+    inside = two_phase(cand)
+    assert pred.min() >= 0.0
+    # two phases 2 * DELTA apart inside the disc, noise 0.05 outside
+    assert np.median(pred[inside]) > 1.0 > 0.3 > np.median(pred[~inside])
+    again = polymorph_spread_model(random_state=0, max_iter=60).fit(X, y).predict(cand)
+    np.testing.assert_array_equal(pred, again)
+
+
+@pytest.mark.parametrize("kw", [{}, {"target": "log1p", "n_models": 3, "max_features": 0.5}])
+def test_tree_arrays_equal_the_fitted_trees_after_a_save(tmp_path, kw):
+    from bdl.diagnostics.replicates import TreeArrays
+
+    X, y = replicate_data(300, seed=5)
+    model = ReplicateSpread(max_iter=40, **kw).fit(X, y)
+    path = tmp_path / "trees.npz"
+    np.savez_compressed(path, **model.to_arrays())
+    with np.load(path, allow_pickle=False) as data:
+        trees = TreeArrays({k: data[k] for k in data.files})
+    cand = np.random.default_rng(6).uniform(-0.2, 1.2, size=(500, 2))
+    np.testing.assert_allclose(trees.predict(cand), model.predict(cand), rtol=0, atol=1e-12)
+
+
+def test_replicate_spread_rejects_a_bad_target():
+    X, y = replicate_data(200, seed=1)
+    with pytest.raises(InputError, match="target"):
+        ReplicateSpread(target="median").fit(X, y)
+    with pytest.raises(InputError, match="max_features"):
+        ReplicateSpread(max_features=0.0).fit(X, y)
+
+
+def test_choose_spread_threshold_separates_and_ignores_the_middle():
+    from bdl.diagnostics import choose_spread_threshold
+
+    score = np.array([0.1, 0.2, 0.3, 0.9, 1.0, 5.0])
+    spread = np.array([0.0, 0.1, 0.2, 2.0, 3.0, 1.0])  # the last is between 0.3 and 1.5: ignored
+    th, ba = choose_spread_threshold(score, spread)
+    assert 0.3 < th <= 0.9 and ba == pytest.approx(1.0)
+    with pytest.raises(InputError, match="positives"):
+        choose_spread_threshold([0.1, 0.2], [0.0, 0.1])

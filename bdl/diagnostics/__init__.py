@@ -18,6 +18,8 @@ the BNN's predictive with a mixture density network's, per candidate and overall
 :class:`KNNDistance`      the descriptor-space out-of-distribution score
 :class:`ReplicateSpread`  how far apart replicate outcomes of one input fall, learned from
                           repeated inputs (compositions with several polymorphs)
+:func:`load_polymorph_prior`  that model fitted on the shipped DFT data, for campaigns without
+                          replicates (``triage(..., replicates=prior, thresholds=prior.thresholds())``)
 
 numpy / scipy / pandas only; TensorFlow is never imported here, matplotlib only by the plots,
 scikit-learn only when a replicate model is fitted.
@@ -32,6 +34,12 @@ from bdl.diagnostics.evidence import MixtureEvidence, evidence_from_gains, heldo
 from bdl.diagnostics.gate import GatePolicy, flagged_mask, gate_mask, gated_scores, round_summary
 from bdl.diagnostics.modes import Modes, find_modes
 from bdl.diagnostics.ood import KNNDistance
+from bdl.diagnostics.polymorph_prior import (
+    PolymorphPrior,
+    choose_spread_threshold,
+    load_polymorph_prior,
+    polymorph_spread_model,
+)
 from bdl.diagnostics.replicates import ReplicateSpread, replicate_groups
 from bdl.diagnostics.triage import STATUSES, TriageThresholds, bimodal_flag, mixture_excess_kurtosis, triage
 
@@ -41,9 +49,11 @@ __all__ = [
     "KNNDistance",
     "MixtureEvidence",
     "Modes",
+    "PolymorphPrior",
     "ReplicateSpread",
     "TriageThresholds",
     "bimodal_flag",
+    "choose_spread_threshold",
     "diagnostics_section",
     "evidence_from_gains",
     "find_modes",
@@ -52,9 +62,11 @@ __all__ = [
     "gated_scores",
     "global_checks",
     "heldout_evidence",
+    "load_polymorph_prior",
     "mixture_excess_kurtosis",
     "plot_candidate",
     "plot_triage_counts",
+    "polymorph_spread_model",
     "replicate_groups",
     "round_summary",
     "triage",

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from bdl._validation import check_X
 from bdl.errors import InputError, NotFittedError
 
-__all__ = ["ReplicateSpread", "replicate_groups"]
+__all__ = ["TARGETS", "ReplicateSpread", "TreeArrays", "export_trees", "replicate_groups"]
 
 FloatArray = NDArray[np.float64]
 
@@ -102,6 +102,16 @@ class ReplicateSpread:
         Boosting iterations.
     learning_rate : float, default 0.05
     random_state : int or None, default 0
+    target : {"spread", "log1p"}, default "spread"
+        What the trees regress on: the spread itself (squared error, so :meth:`predict` is a mean
+        spread), or log(1 + spread) (:meth:`predict` is then ``expm1`` of the mean, a typical
+        spread less pulled by the few very wide groups; it ranks polymorph-rich compositions
+        better, see :func:`bdl.diagnostics.polymorph_spread_model`). The spread scale differs,
+        so ``TriageThresholds.min_replicate_spread`` must be chosen for the target used.
+    n_models : int, default 1
+        Boosted ensembles averaged (each with its own seed drawn from ``random_state``).
+    max_features : float, default 1.0
+        Share of the descriptors each split may consider (scikit-learn's ``max_features``).
 
     Attributes
     ----------
@@ -123,21 +133,32 @@ class ReplicateSpread:
         max_iter: int = 300,
         learning_rate: float = 0.05,
         random_state: int | None = 0,
+        target: str = "spread",
+        n_models: int = 1,
+        max_features: float = 1.0,
     ) -> None:
         self.min_groups = min_groups
         self.decimals = decimals
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.random_state = random_state
+        self.target = target
+        self.n_models = n_models
+        self.max_features = max_features
 
     def _check(self) -> None:
-        for name in ("min_groups", "max_iter"):
+        for name in ("min_groups", "max_iter", "n_models"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise InputError(f"{name} must be a positive int, got {v!r}.")
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not 0.0 < float(lr) <= 1.0:
             raise InputError(f"learning_rate must lie in (0, 1], got {lr!r}.")
+        mf = self.max_features
+        if isinstance(mf, bool) or not isinstance(mf, (int, float, np.floating)) or not 0.0 < float(mf) <= 1.0:
+            raise InputError(f"max_features must lie in (0, 1], got {mf!r}.")
+        if self.target not in TARGETS:
+            raise InputError(f"target must be one of {TARGETS}, got {self.target!r}.")
 
     def fit(self, X: Any, y: Any) -> ReplicateSpread:
         """Find the replicate groups of ``(X, y)`` and learn their spread from their descriptors.
@@ -158,10 +179,22 @@ class ReplicateSpread:
             )
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        self.model_ = HistGradientBoostingRegressor(
-            max_iter=int(self.max_iter), learning_rate=float(self.learning_rate), random_state=self.random_state,
-            early_stopping=False,
-        ).fit(Xa[groups["first_row"].to_numpy()], groups["spread"].to_numpy())
+        spread = groups["spread"].to_numpy()
+        t = np.log1p(spread) if self.target == "log1p" else spread
+        Xg = Xa[groups["first_row"].to_numpy()]
+        base = np.random.SeedSequence(self.random_state) if self.random_state is not None else None
+        seeds = ([int(c.generate_state(1)[0]) for c in base.spawn(int(self.n_models))] if base is not None
+                 else [None] * int(self.n_models))
+        if int(self.n_models) == 1:
+            seeds = [self.random_state]
+        self.models_ = [
+            HistGradientBoostingRegressor(
+                max_iter=int(self.max_iter), learning_rate=float(self.learning_rate), random_state=sd,
+                max_features=float(self.max_features), early_stopping=False,
+            ).fit(Xg, t)
+            for sd in seeds
+        ]
+        self.model_ = self.models_[0]
         self.groups_ = groups
         self.n_groups_ = int(len(groups))
         self.n_features_in_ = int(Xa.shape[1])
@@ -183,4 +216,112 @@ class ReplicateSpread:
                 f"X_candidates has {Xa.shape[1]} features but the replicate model was fitted on "
                 f"{self.n_features_in_}; pass the same descriptor columns."
             )
-        return np.maximum(np.asarray(self.model_.predict(Xa), dtype=float), 0.0)
+        raw = np.mean([np.asarray(m.predict(Xa), dtype=float) for m in self.models_], axis=0)
+        return _to_spread(raw, self.target)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted trees as plain numpy arrays (no pickle): see :class:`TreeArrays`.
+
+        ``TreeArrays(model.to_arrays()).predict(X)`` equals ``model.predict(X)`` for finite X.
+        """
+        if not hasattr(self, "models_"):
+            raise NotFittedError("this ReplicateSpread is not fitted yet; call fit(X_train, y_train) first.")
+        return export_trees(self.models_, target=self.target, n_features=self.n_features_in_)
+
+
+#: Training targets of :class:`ReplicateSpread`: the spread itself, or log(1 + spread).
+TARGETS: tuple[str, ...] = ("spread", "log1p")
+
+
+def _to_spread(raw: FloatArray, target: str) -> FloatArray:
+    out = np.expm1(raw) if target == "log1p" else raw
+    return np.maximum(np.asarray(out, dtype=float), 0.0)
+
+
+def export_trees(models: list[Any], *, target: str, n_features: int) -> dict[str, np.ndarray]:
+    """Flatten fitted ``HistGradientBoostingRegressor`` s (numerical splits only) into arrays.
+
+    Returns
+    -------
+    dict of ndarray
+        ``feature`` (int32), ``threshold`` (float64; go left when ``x <= threshold``), ``left``,
+        ``right`` (int32, global node indices; a leaf points to itself), ``value`` (float64, 0
+        except at leaves), ``roots`` (int32, first node of every tree), ``baseline`` (float64,
+        one per model), ``tree_model`` (int32, the model each tree belongs to), ``target`` and
+        ``n_features``.
+    """
+    feat, thr, left, right, val, roots, owner, base = [], [], [], [], [], [], [], []
+    offset = 0
+    for k, m in enumerate(models):
+        if getattr(m, "is_categorical_", None) is not None and np.any(m.is_categorical_):
+            raise InputError("categorical splits cannot be exported; use numerical descriptors.")
+        base.append(float(np.ravel(m._baseline_prediction)[0]))
+        for it in m._predictors:
+            nodes = it[0].nodes
+            n = len(nodes)
+            leaf = nodes["is_leaf"].astype(bool)
+            own = np.arange(n, dtype=np.int64) + offset
+            feat.append(np.where(leaf, 0, nodes["feature_idx"]).astype(np.int32))
+            thr.append(np.where(leaf, np.inf, nodes["num_threshold"]).astype(np.float64))
+            left.append(np.where(leaf, own, nodes["left"].astype(np.int64) + offset).astype(np.int32))
+            right.append(np.where(leaf, own, nodes["right"].astype(np.int64) + offset).astype(np.int32))
+            val.append(np.where(leaf, nodes["value"], 0.0).astype(np.float64))
+            roots.append(offset)
+            owner.append(k)
+            offset += n
+    return {
+        "feature": np.concatenate(feat), "threshold": np.concatenate(thr), "left": np.concatenate(left),
+        "right": np.concatenate(right), "value": np.concatenate(val), "roots": np.asarray(roots, dtype=np.int32),
+        "tree_model": np.asarray(owner, dtype=np.int32), "baseline": np.asarray(base, dtype=np.float64),
+        "target": np.array(target), "n_features": np.array(int(n_features)),
+    }
+
+
+class TreeArrays:
+    """A forest of regression trees evaluated from plain arrays (:func:`export_trees`).
+
+    The prediction of model k is its baseline plus the sum of its trees' leaf values; the
+    models are averaged and mapped back to a spread (``expm1`` for the ``log1p`` target).
+    Evaluation walks all trees at once, in chunks of rows: no scikit-learn, no pickle.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.feature = np.asarray(arrays["feature"], dtype=np.intp)
+        self.threshold = np.asarray(arrays["threshold"], dtype=np.float64)
+        self.left = np.asarray(arrays["left"], dtype=np.intp)
+        self.right = np.asarray(arrays["right"], dtype=np.intp)
+        self.value = np.asarray(arrays["value"], dtype=np.float64)
+        self.roots = np.asarray(arrays["roots"], dtype=np.intp)
+        self.tree_model = np.asarray(arrays["tree_model"], dtype=np.intp)
+        self.baseline = np.asarray(arrays["baseline"], dtype=np.float64)
+        self.target = str(arrays["target"])
+        self.n_features = int(arrays["n_features"])
+        self.n_models = len(self.baseline)
+        # depth bound: longest root-to-leaf path (a leaf points to itself, so extra steps are harmless)
+        depth = np.zeros(len(self.feature), dtype=np.intp)
+        internal = self.left != np.arange(len(self.left))
+        for i in np.flatnonzero(internal):  # parents precede children in scikit-learn's node order
+            depth[self.left[i]] = depth[self.right[i]] = depth[i] + 1
+        self.max_depth = int(depth.max()) if len(depth) else 0
+
+    def raw(self, X: FloatArray, chunk: int = 2048) -> FloatArray:
+        """Per-row mean over models of (baseline + sum of leaf values), before the target map."""
+        out = np.empty(X.shape[0])
+        counts = np.bincount(self.tree_model, minlength=self.n_models)
+        for start in range(0, X.shape[0], chunk):
+            xb = X[start:start + chunk]
+            rows = np.arange(xb.shape[0])[:, None]
+            idx = np.broadcast_to(self.roots, (xb.shape[0], len(self.roots))).copy()
+            for _ in range(self.max_depth):
+                go_left = xb[rows, self.feature[idx]] <= self.threshold[idx]
+                idx = np.where(go_left, self.left[idx], self.right[idx])
+            leaf = self.value[idx]
+            per_model = np.zeros((xb.shape[0], self.n_models))
+            for k in range(self.n_models):
+                per_model[:, k] = leaf[:, self.tree_model == k].sum(axis=1) if counts[k] else 0.0
+            out[start:start + chunk] = (per_model + self.baseline).mean(axis=1)
+        return out
+
+    def predict(self, X: FloatArray) -> FloatArray:
+        """Spread (target units) predicted at each row of a finite float array of shape (n, n_features)."""
+        return _to_spread(self.raw(X), self.target)
