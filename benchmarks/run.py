@@ -1,7 +1,7 @@
 """Run the benchmarks: ``python -m benchmarks.run [SUITE ...] [--quick]`` (default: all).
 
 Suites: featurize, expt_gap, uci, calibration, diagnostics_synthetic, diagnostics_polymorphs,
-rohr, gate, speed, round_latency, small_data, campaigns_vs_peers.
+rohr, gate, speed, round_latency, small_data, campaigns_vs_peers, recalibration_campaigns, prior_transfer.
 
 Results go to ``benchmarks/results/*.md`` and ``*.json`` with the date and machine.
 """
@@ -81,6 +81,10 @@ SUITES = {
     "small_data": lambda quick: __import__("benchmarks.small_data", fromlist=["main"]).main(["--quick"] if quick else []),
     "campaigns_vs_peers": lambda quick: __import__("benchmarks.campaigns_vs_peers", fromlist=["main"]).main(
         ["--seeds", "1", "--sets", "perovskite"] if quick else []),
+    "recalibration_campaigns": lambda quick: __import__("benchmarks.recalibration_campaigns", fromlist=["main"]).main(
+        ["--seeds", "1", "--sets", "perovskite"] if quick else []),
+    "prior_transfer": lambda quick: __import__("benchmarks.prior_transfer", fromlist=["main"]).main(
+        ["--subsets", "1", "--sets", "perovskite", "--n", "20"] if quick else []),
 }
 
 

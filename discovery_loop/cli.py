@@ -126,6 +126,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         warm_start=args.warm_start,
         warm_start_epochs=args.warm_start_epochs,
         recalibrate=args.recalibrate,
+        polymorph_prior=args.polymorph_prior,
         plugins=tuple(args.plugin or ()),
     )
     try:
@@ -346,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="import a Python module that registers models, acquisition functions, selectors, gates or "
                            "recalibrators (bdl.registry) before the names are resolved; repeatable; kept in the ledger")
     loop.add_argument("--no-diagnostics", action="store_true", help="skip the mixture-density diagnostics (faster)")
+    loop.add_argument("--polymorph-prior", action="store_true",
+                      help="compositions: the diagnostics also read the shipped polymorph prior (learnt from the DFT "
+                           "structures), calling a candidate bimodal when its chemistry has polymorphs of very different gap")
     loop.add_argument("--stop-at", type=float, help="stop once a measured value reaches this (window: number of hits)")
     loop.add_argument("--patience", type=int, help="stop after this many rounds without improvement")
     loop.add_argument("--warm-start", action="store_true",

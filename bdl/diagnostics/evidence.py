@@ -146,6 +146,12 @@ class MixtureEvidence:
     spread_kurtosis_p: float = 1.0
     spread_rows: int = 0
 
+    @classmethod
+    def untested(cls, n: int, n_folds: int) -> MixtureEvidence:
+        """The evidence of ``n < 2 * n_folds`` rows, too few for a held-out test: nothing
+        supports the MDN's shape, so its verdicts are ``unsure`` (not the MDN's word alone)."""
+        return cls(n=int(n), n_folds=int(n_folds), gain=float("nan"), win_share=float("nan"), p_value=1.0)
+
     @property
     def two_outcomes_level(self) -> float:
         """Level of the two-outcomes test, ``alpha * TWO_OUTCOMES_SHARE``."""
@@ -180,6 +186,9 @@ class MixtureEvidence:
 
     def text(self) -> str:
         """The evidence in words, with the numbers."""
+        if not np.isfinite(self.gain):
+            return (f"{self.n} rows are too few for a {self.n_folds}-fold held-out test of the MDN against one "
+                    "Gaussian, so the MDN's shape is neither confirmed nor ruled out")
         parts = []
         if np.isfinite(self.spread_kurtosis):
             parts.append(
@@ -214,7 +223,7 @@ class MixtureEvidence:
         def num(v: float) -> float | None:
             return float(v) if np.isfinite(v) else None
 
-        return {"n": self.n, "n_folds": self.n_folds, "gain": float(self.gain), "win_share": float(self.win_share),
+        return {"n": self.n, "n_folds": self.n_folds, "gain": num(self.gain), "win_share": num(self.win_share),
                 "p_value": float(self.p_value), "kurtosis": num(self.kurtosis), "kurtosis_p": float(self.kurtosis_p),
                 "spread_kurtosis": num(self.spread_kurtosis), "spread_kurtosis_p": float(self.spread_kurtosis_p),
                 "spread_rows": int(self.spread_rows), "alpha": self.alpha,
