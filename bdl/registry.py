@@ -1,14 +1,15 @@
 """One registry of the named parts a campaign round, ``bench`` and the command lines are built from.
 
-A round is fit -> predict -> diagnose -> score -> select -> record, and every part of it is
-looked up here by name, once, when a configuration is built (so a bad name fails before
-anything is written):
+A round is fit -> predict -> (recalibrate) -> diagnose -> score -> select -> record, and every
+part of it is looked up here by name, once, when a configuration is built (so a bad name fails
+before anything is written):
 
 ========================  =================================================================
 kind                      what an entry is
 ========================  =================================================================
 ``model``                 a :class:`bdl.models.BayesianRegressor` subclass, with the settings
-                          a campaign uses by default (``defaults``); ``mdn`` is the
+                          a campaign uses by default (``defaults``) and, in ``meta``, its
+                          campaign strategy (``default_strategy``); ``mdn`` is the
                           diagnostics' mixture density network
 ``acquisition``           ``f(pred, *, best, maximize, seed, **params) -> scores``
                           (:mod:`discovery_loop.acquisition`)
@@ -28,7 +29,7 @@ modules in the ledger, so ``resume`` loads them again)::
 
     # mymodule.py
     from bdl.registry import register
-    register("acquisition", "lcb", my_lcb, defaults={"beta": 2.0})
+    register("model", "knn", MyKNNRegressor)   # register_acquisition / register_selector for the others
 
 Names are matched without regard to case, and ``-`` equals ``_`` (``"log-EI"`` is ``log_ei``).
 """

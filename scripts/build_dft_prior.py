@@ -19,7 +19,6 @@ TensorFlow version and machine architecture give the same bytes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -27,6 +26,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shipped_arrays import rebuild_main  # noqa: E402  (the scripts folder is not a package)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -142,21 +144,7 @@ def build(progress: bool = True) -> dict[str, np.ndarray]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="rebuild and compare with the shipped weights")
-    parser.add_argument("-o", "--output", default=str(OUT))
-    args = parser.parse_args()
-    arrays = build()
-    if args.check:
-        with np.load(OUT) as shipped:
-            same = all(np.array_equal(shipped[k], arrays[k]) for k in arrays if k != "meta")
-        print("identical to the shipped weights" if same else "DIFFERS from the shipped weights")
-        return 0 if same else 1
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB); {json.loads(str(arrays['meta']))}")
-    return 0
+    return rebuild_main(__doc__.split("\n")[0], build, OUT, "weights", ignore=("meta",))
 
 
 if __name__ == "__main__":

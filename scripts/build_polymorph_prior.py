@@ -19,13 +19,15 @@ Determinism: fixed seeds; the same scikit-learn version gives the same trees.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shipped_arrays import rebuild_main  # noqa: E402  (the scripts folder is not a package)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -113,21 +115,7 @@ def build(progress: bool = True) -> dict[str, np.ndarray]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="rebuild and compare with the shipped file")
-    parser.add_argument("-o", "--output", default=str(OUT))
-    args = parser.parse_args()
-    arrays = build()
-    if args.check:
-        with np.load(OUT, allow_pickle=False) as shipped:
-            same = set(shipped.files) == set(arrays) and all(np.array_equal(shipped[k], arrays[k]) for k in arrays)
-        print("identical to the shipped file" if same else "DIFFERS from the shipped file")
-        return 0 if same else 1
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
-    return 0
+    return rebuild_main(__doc__.split("\n")[0], build, OUT, "file", ignore=())
 
 
 if __name__ == "__main__":
