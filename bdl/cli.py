@@ -232,18 +232,17 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
                          f"file; {args.train} has {n_groups}. Drop --replicates to triage with the MDN's modes.")
     use_replicates = args.replicates is not False and n_groups >= minimum
 
-    from bdl.models import DeepEnsembleRegressor, MCDropoutRegressor, MixtureDensityRegressor, VariationalBNN
+    from bdl.models import make_model
 
     common = dict(epochs=args.epochs, random_state=args.seed, progress=args.progress)
-    bnn_cls = {"mc_dropout": MCDropoutRegressor, "variational": VariationalBNN, "ensemble": DeepEnsembleRegressor}
-    bnn = bnn_cls[args.bnn](**common)
+    bnn = make_model(args.bnn, **common)  # the one registry of model names
     t0 = time.perf_counter()
     say(f"fitting the BNN ({args.bnn}) ...")
     bnn.fit(X_train, y)
     say(f"  done in {time.perf_counter() - t0:.1f} s; fitting the mixture density network ({args.n_components} "
         "components) ...")
     t0 = time.perf_counter()
-    mdn = MixtureDensityRegressor(n_components=args.n_components, **common).fit(X_train, y)
+    mdn = make_model("mdn", n_components=args.n_components, **common).fit(X_train, y)
     say(f"  done in {time.perf_counter() - t0:.1f} s")
     replicates = None
     if use_replicates:

@@ -330,7 +330,8 @@ class CampaignConfig:
                 "--recalibrate conformal gives a conformal predictive whose atoms are not cut to --lower-bound/"
                 "--upper-bound; with a bounded target use --recalibrate isotonic (it keeps the bounds)."
             )
-        self.parts()  # every name and parameter resolved now: a bad one fails before a ledger exists
+        # every name and parameter resolved now, once: a bad one fails before a ledger exists
+        object.__setattr__(self, "_parts", self._resolve_parts())
         self._check_selector()
 
     def _check_numbers(self) -> None:
@@ -356,7 +357,11 @@ class CampaignConfig:
             raise InputError(f"warm_start_epochs must be None or a positive integer, got {self.warm_start_epochs!r}.")
 
     def parts(self) -> RoundParts:
-        """The round's parts, resolved from :mod:`bdl.registry` (an InputError names a bad one)."""
+        """The round's parts, resolved from :mod:`bdl.registry` when the configuration was built."""
+        return self._parts  # type: ignore[attr-defined,no-any-return]
+
+    def _resolve_parts(self) -> RoundParts:
+        """Look every part up in :mod:`bdl.registry` (an InputError names a bad one)."""
         model = registry.get("model", self.model)
         if not (isinstance(model.obj, type) and issubclass(model.obj, BayesianRegressor)):
             raise InputError(f"the model {self.model!r} is not a bdl.models.BayesianRegressor; a campaign saves and "
@@ -840,7 +845,6 @@ class Campaign:
         self.oracle = oracle
         self.ledger = ledger
         self.progress = progress
-        self._parts: RoundParts | None = None
         self._id_to_idx = {str(v): i for i, v in enumerate(pool.ids)}
         if (config is not None and config.polymorph_prior) and not pool.is_magpie:
             raise InputError("the polymorph prior reads compositions; give the pool as a formula column "
@@ -1033,10 +1037,8 @@ class Campaign:
 
     @property
     def parts(self) -> RoundParts:
-        """The round's parts (:meth:`CampaignConfig.parts`), resolved once per campaign."""
-        if self._parts is None:
-            self._parts = self.config.parts()
-        return self._parts
+        """The round's parts (:meth:`CampaignConfig.parts`), resolved once with the configuration."""
+        return self.config.parts()
 
     def _model_round(self, data: _RoundData) -> pd.DataFrame:
         cfg, parts, timer = self.config, self.parts, _StageTimer()

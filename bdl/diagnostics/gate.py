@@ -181,7 +181,7 @@ def round_summary(
     n = len(triage_df)
     status = triage_df["status"].astype(str).to_numpy()
     counts = {s: int(np.sum(status == s)) for s in STATUSES}
-    flagged = np.isin(status, ["bimodal", "misspecified"])
+    flagged = flagged_mask(triage_df, GatePolicy.statuses)  # the default gated statuses
     reasons = []
     for col, words in _REASON_WORDS:
         if col in triage_df.columns:
@@ -192,8 +192,7 @@ def round_summary(
     gate: dict[str, Any] = {"action": None if policy is None else policy.action,
                             "statuses": [] if policy is None else list(policy.statuses)}
     chosen_idx = np.asarray([] if chosen is None else chosen, dtype=np.int64)
-    statuses = tuple(gate["statuses"]) or ("bimodal", "misspecified")
-    in_policy = np.isin(status, list(statuses))
+    in_policy = flagged_mask(triage_df, tuple(gate["statuses"]) or GatePolicy.statuses)
     g = np.zeros(n, dtype=bool) if gated is None else np.asarray(gated, dtype=bool)
     prop_flagged = chosen_idx[in_policy[chosen_idx]] if chosen_idx.size else chosen_idx
     why: list[str] = []

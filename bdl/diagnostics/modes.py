@@ -43,7 +43,7 @@ from scipy.special import ndtr
 
 from bdl.errors import InputError
 
-__all__ = ["Modes", "find_modes", "has_mixture_form", "mixture_arrays", "mixture_log_density"]
+__all__ = ["Modes", "find_modes", "mixture_arrays", "mixture_log_density", "mixture_or_none"]
 
 FloatArray = NDArray[np.float64]
 
@@ -132,15 +132,15 @@ class Modes:
         )
 
 
-def has_mixture_form(pred: Any) -> bool:
-    """Whether ``pred.as_mixture()`` works (Gaussian, mixture and sample kinds; not "bounded")."""
+def mixture_or_none(pred: Any, name: str = "pred") -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    """``(weights, locs, scales)`` of shape (n, K) when ``pred`` has a Gaussian-mixture form
+    (Gaussian, mixture and sample kinds), else None (the bounded kind); built once."""
     from bdl.errors import UnsupportedOperationError
 
     try:
-        pred.as_mixture()
+        return mixture_arrays(pred, name)
     except UnsupportedOperationError:
-        return False
-    return True
+        return None
 
 
 def mixture_arrays(pred: Any, name: str = "pred") -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -187,12 +187,6 @@ def mixture_log_density(w: FloatArray, loc: FloatArray, scale: FloatArray, x: Fl
     np.exp(t, out=t)
     with np.errstate(divide="ignore"):
         return np.log(t.sum(axis=2)) + top[:, :, 0]
-
-
-def _mixture_cdf(w: FloatArray, loc: FloatArray, scale: FloatArray, x: FloatArray) -> FloatArray:
-    """Mixture cdf at x of shape (n, m); +-inf allowed."""
-    z = (x[:, :, None] - loc[:, None, :]) / scale[:, None, :]
-    return np.clip(np.sum(w[:, None, :] * ndtr(z), axis=2), 0.0, 1.0)
 
 
 def _partial_moments(
@@ -370,9 +364,10 @@ def find_modes(pred: Any, min_mass: float = 0.1, grid_size: int = 256) -> Modes:
         raise InputError(
             f"pred must be a bdl predictive (e.g. model.predict_dist(X)), got {type(pred).__name__}."
         )
-    if not has_mixture_form(pred):
+    mixture = mixture_or_none(pred)
+    if mixture is None:
         return _find_modes_generic(pred, mm, g)
-    w, loc, scale = mixture_arrays(pred)
+    w, loc, scale = mixture
     n, k = w.shape
     step = max(1, _MAX_CELLS // ((g + k) * k))
     parts = [_modes_chunk(w[i : i + step], loc[i : i + step], scale[i : i + step], g, mm) for i in range(0, n, step)]

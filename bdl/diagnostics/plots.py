@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bdl._validation import check_row_index
-from bdl.diagnostics.modes import has_mixture_form, mixture_arrays, mixture_log_density
+from bdl.diagnostics.modes import mixture_log_density, mixture_or_none
 from bdl.diagnostics.triage import STATUSES
 from bdl.errors import InputError
 
@@ -70,9 +70,10 @@ def plot_candidate(
     if len(mdn_pred) != n:
         raise InputError(f"bnn_pred has {n} rows but mdn_pred has {len(mdn_pred)}; pass the same candidates.")
     i = check_row_index(index, n, f"{n} candidates")
-    if not has_mixture_form(mdn_pred):
+    mixture = mixture_or_none(mdn_pred, "mdn_pred")
+    if mixture is None:
         return _plot_candidate_generic(bnn_pred, mdn_pred, i, ax, triage_df, y_true, labels)
-    w, loc, scale = (a[i] for a in mixture_arrays(mdn_pred, "mdn_pred"))
+    w, loc, scale = (a[i] for a in mixture)
     mu, sd = float(bnn_pred.mean[i]), float(bnn_pred.stddev[i])
     keep = w >= 1e-3
     lo = min(mu - 4 * sd, float(np.min((loc - 4 * scale)[keep])))

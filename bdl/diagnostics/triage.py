@@ -66,7 +66,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from bdl.diagnostics.modes import Modes, find_modes, has_mixture_form, mixture_arrays
+from bdl.diagnostics.modes import Modes, find_modes, mixture_or_none
 from bdl.errors import InputError
 
 __all__ = ["STATUSES", "TriageThresholds", "bimodal_flag", "mixture_excess_kurtosis", "triage"]
@@ -241,8 +241,9 @@ def _tail_ratio(pred: Any) -> FloatArray:
 def _excess_kurtosis(pred: Any) -> FloatArray:
     """Excess kurtosis: closed form for mixture kinds; for the others the continuous part's
     density on a grid (``log_prob``, trapezoid rule) plus the point masses, exactly placed."""
-    if has_mixture_form(pred):
-        return mixture_excess_kurtosis(*mixture_arrays(pred))
+    mixture = mixture_or_none(pred)
+    if mixture is not None:
+        return mixture_excess_kurtosis(*mixture)
     from bdl.diagnostics.modes import _continuous_grid
 
     n = len(pred)

@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
+from bdl.predictive._numerics import _INV_SQRT_2PI
+
 if TYPE_CHECKING:  # pragma: no cover
     from bdl.predictive.base import Predictive
 
@@ -28,7 +30,6 @@ _CRPS_QUADRATURE_LEVELS = 512
 #: Most entries of the (rows, K, K) pairwise array built at once by the mixture CRPS.
 _PAIR_BUDGET = 2_000_000
 _INV_SQRT_PI = 1.0 / np.sqrt(np.pi)
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 def _abs_normal_mean(mu: FloatArray, var: FloatArray) -> FloatArray:

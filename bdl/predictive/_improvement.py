@@ -20,27 +20,19 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erf, erfcx, log_ndtr, logsumexp, ndtr
 
+from bdl.predictive._numerics import _INV_SQRT_2PI, _LOG_SQRT_2PI, _log1mexp
+
 if TYPE_CHECKING:  # pragma: no cover
     from bdl.predictive.bounded import BoundedPredictive
 
 FloatArray = NDArray[np.float64]
 
-FloatArray = NDArray[np.float64]
-
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _LOG_SQRT_PI_DIV_2 = 0.5 * math.log(math.pi / 2.0)
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 #: Below this z the log1mexp term of log h is replaced by its leading order -2 log|z| [3].
 _NEG_INV_SQRT_EPS = -1.0 / math.sqrt(np.finfo(np.float64).eps)
 #: Below this (flipped) upper bound a window probability is computed in log space.
 _LOG_WINDOW_SWITCH = -20.0
-
-
-def _log1mexp(x: FloatArray) -> FloatArray:
-    """``log(1 - exp(x))`` for ``x < 0``, accurate on both sides of ``-log 2`` (Maechler 2012)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
 def log_h(z: FloatArray) -> FloatArray:

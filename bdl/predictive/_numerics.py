@@ -14,7 +14,7 @@ from bdl._validation import rows_text
 from bdl.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    import pandas as pd
+    pass
 
 FloatArray = NDArray[np.float64]
 P = TypeVar("P", bound="Predictive")

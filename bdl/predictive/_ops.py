@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bdl.errors import InputError, UnsupportedOperationError
+from bdl.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    import pandas as pd
+    pass
 
 from bdl.predictive._numerics import (
     FloatArray,

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
 from bdl.predictive._numerics import (
     _check_mixture_arrays,
     FloatArray,
-    P,
     _BRACKET_SCALES,
     _CRPS_BREAKS,
     _CRPS_BUDGET,

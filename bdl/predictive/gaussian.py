@@ -8,10 +8,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from bdl.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    import pandas as pd
+    pass
 
 from bdl.predictive._numerics import (
     FloatArray,

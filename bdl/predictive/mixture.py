@@ -11,7 +11,7 @@ from scipy.special import softmax
 from bdl.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    import pandas as pd
+    pass
 
 from bdl.predictive._numerics import (
     _check_mixture_arrays,

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from bdl.errors import InputError, UnsupportedOperationError
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    import pandas as pd
+    pass
 
 from bdl.predictive._numerics import (
     FloatArray,
