@@ -73,6 +73,27 @@ def test_zero_inflated_gp_is_bounded_calibrated_and_knows_where_the_zeros_are() 
     assert np.all(pred.epistemic_variance <= pred.variance + 1e-12)
 
 
+def test_classifier_temperature_sharpens_laplace_and_lowers_held_out_log_loss() -> None:
+    import copy
+
+    X, y = _hurdle_data(300, 6)
+    Xt, yt = _hurdle_data(3000, 7)
+    m = PriorGPRegressor(lower_bound=0.0, random_state=0).fit(X, y)
+    # Laplace's latent means are too small (Kuss & Rasmussen 2005): cross-validation sharpens them
+    assert 1.05 < m.cls_temperature_ <= 3.0
+    untempered = copy.deepcopy(m)
+    untempered.cls_temperature_ = 1.0
+
+    def log_loss(model: PriorGPRegressor) -> float:
+        p = np.clip(model.predict_dist(Xt).p_lower, 1e-9, 1 - 1e-9)
+        return float(-np.mean(np.where(yt == 0, np.log(p), np.log1p(-p))))
+
+    assert log_loss(m) < log_loss(untempered) - 0.005
+    # too few rows on the bound to cross-validate: no temperature
+    few = np.where(np.arange(len(y)) < 4, 0.0, np.maximum(y, 0.05))
+    assert PriorGPRegressor(lower_bound=0.0, random_state=0).fit(X, few).cls_temperature_ == 1.0
+
+
 def test_gp_without_bounds_is_gaussian_with_nominal_coverage() -> None:
     rng = np.random.default_rng(3)
     X = rng.uniform(-3, 3, size=(120, 3))
