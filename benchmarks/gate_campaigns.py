@@ -162,7 +162,7 @@ def _table(results: list[dict[str, Any]], budget: int) -> tuple[list[str], dict[
         for arm in [a for a in ARMS if a != "no gate"]:
             if arm in summary and base > 0:
                 cut = 1 - summary[arm]["phantom_mean"] / base
-                lines.append(f"{arm}: phantom experiments cut by {cut:.0%} against no gate.")
+                lines.append(f"{arm}: phantom experiments cut by {cut:.1%} against no gate.")
                 summary[arm]["phantom_cut"] = cut
     return lines, summary
 
@@ -257,7 +257,7 @@ def main() -> None:
             text += (f"\nFloor (issue 13: phantom experiments cut by at least half; discovery no slower: the one-sided "
                      f"90 % lower bound of the paired difference in mean found fraction above -0.05) on the held-out "
                      f"seeds, each on a fresh pool (pool seed 1000 + seed): **{'met' if verdict else 'NOT met'}** (cut "
-                     f"{gate.get('phantom_cut', 0):.0%}, mean difference {d.mean():+.3f}, lower bound {bound:+.3f}).\n")
+                     f"{gate.get('phantom_cut', 0):.1%}, mean difference {d.mean():+.3f}, lower bound {bound:+.3f}).\n")
     if args.quick:
         print(text)
         return
