@@ -276,9 +276,9 @@ def main() -> None:
                      "the held-out seeds (the gate can only turn away what the triage flags):\n\n"
                      + "\n".join(status_lines) + "\n\nReading: without the gate the triage flags most phantom "
                      "experiments bimodal; with it, the phantom experiments that remain were called ok or unsure. "
-                     "Skipping the flagged candidates also keeps their values out of the training rows, so the "
-                     "held-out test sees fewer two-outcome rows and stops flagging the next ones: the gate starves "
-                     "its own evidence.\n")
+                     "A likely reason, not yet measured: skipping the flagged candidates keeps their values out of "
+                     "the training rows, so the held-out test sees fewer two-outcome rows and stops flagging the next "
+                     "ones (the gate starves its own evidence).\n")
         gate = h_summary.get("gate: skip if std >= median")
         if gate and "no gate" in h_summary:
             base = h_summary["no gate"]
