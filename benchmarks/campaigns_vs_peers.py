@@ -59,7 +59,13 @@ PEERS = ("rf_ei", "rf_greedy", "gp_ei")
 RECALIBRATED_ARMS = {"prior_gp_ei_isotonic": "isotonic", "prior_gp_ei_conformal": "conformal"}
 #: Other strategies for the default surrogate, measured to choose the default strategy (run
 #: only when named in ``--arms``; choose on ``--first-seed 100`` draws, score on seeds 0-4).
-STRATEGY_ARMS = {"prior_gp_ei": "ei", "prior_gp_greedy": "greedy"}
+STRATEGY_ARMS = {"prior_gp_ei": "ei", "prior_gp_greedy": "greedy", "prior_gp_thompson": "thompson",
+                 "prior_gp_greedy_lp": "greedy", "prior_gp_ucb1": "ucb"}
+#: Batch selector and acquisition parameters of the strategy arms that differ from the defaults.
+STRATEGY_SETTINGS: dict[str, dict[str, Any]] = {
+    "prior_gp_greedy_lp": {"selector": "local_penalization"},
+    "prior_gp_ucb1": {"strategy_params": {"beta": 1.0}},
+}
 
 
 class _Peer(BayesianRegressor):
@@ -174,6 +180,7 @@ def run_one(set_name: str, arm: str, seed: int, cache: Any = CACHE) -> dict[str,
     config = CampaignConfig(
         target=spec["target"], goal=spec["goal"], budget=spec["budget"], batch_size=spec["batch"], seed=seed,
         strategy=strategy, model=model or "prior_gp", diagnose=False, lower_bound=lower, recalibrate=recalibrate,
+        **STRATEGY_SETTINGS.get(arm, {}),
     )
     result = simulate(spec["frame"], config, **spec["pool"])
     n_pool, n_targets = result["n_pool"], result["n_targets"]
