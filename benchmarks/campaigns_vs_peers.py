@@ -13,6 +13,9 @@ the acquisition function differ. The peers are registered as campaign models fro
   mean, ``greedy``, to minimise; the window probability for a window goal);
 - ``prior_gp_ei``: the same surrogate with EI (the default strategy before this benchmark chose
   greedy on tuning seeds 100-102, ``results/campaigns_vs_peers_tuning.md``; not a peer);
+- ``prior_gp_thompson``, ``prior_gp_greedy_lp``, ``prior_gp_ucb1``: the same surrogate with
+  Thompson sampling, greedy with local penalisation (González et al. 2016), or UCB with
+  beta = 1; measured on the tuning seeds only, as candidates for the default strategy (not peers);
 - ``rf_ei`` / ``rf_greedy``: scikit-learn's random forest (500 trees) on the same descriptors,
   N(mean of trees, spread of trees) as the predictive, with EI or the mean;
   For the window set the peers score the probability of the window instead of EI, and
