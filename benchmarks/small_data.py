@@ -1,6 +1,6 @@
 """Learning curve on matbench_expt_gap: the toolkit's surrogates against a random forest and a GP, same run.
 
-``python -m benchmarks.small_data [--n 50,100,...] [--models a,b] [--subsets 5] [--quick] [--tuning]``
+``python -m benchmarks.small_data [--n 50,100,...] [--models a,b] [--subsets 5] [--quick] [--tuning | --fresh SEED]``
 
 Protocol: one fixed held-out test set of 1000 compositions (drawn with seed 2026); for each
 training size n in 50, 100, 200, 500, 1000, 3000, five random training subsets of the remaining
@@ -202,10 +202,11 @@ def _subset(rest: np.ndarray, n: int, s: int) -> np.ndarray:
 
 
 def run(models: list[str], sizes: list[int], subsets: int, quick: bool, table_only: bool = False,
-        tuning: bool = False) -> dict[str, Any]:
-    X, y, test, rest = _data(TUNING_PERMUTATION_SEED if tuning else SEED)
+        tuning: bool = False, fresh: int | None = None) -> dict[str, Any]:
+    """Score every (model, n, subset) cell; ``fresh`` draws a new test set and new subsets (that seed)."""
+    X, y, test, rest = _data(TUNING_PERMUTATION_SEED if tuning else SEED if fresh is None else fresh)
     table = _models(quick)
-    out_dir = OUT_TUNING if tuning else OUT
+    out_dir = OUT_TUNING if tuning else OUT if fresh is None else RESULTS / f"small_data_fresh{fresh}"
     out_dir.mkdir(parents=True, exist_ok=True)
     cells = []
     for n in sizes:
@@ -310,14 +311,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table-only", action="store_true", help="tabulate the cached cells, compute nothing")
     parser.add_argument("--tuning", action="store_true",
                         help="the development draws (test permutation seed 0, subsets 100-102), not the scored ones")
+    parser.add_argument("--fresh", type=int, default=None, metavar="SEED",
+                        help="a fresh split: test set drawn with this permutation seed (not 0 or 2026), subsets of "
+                             "its own rest; checks that floors met on the scored split are not an accident of it")
     args = parser.parse_args(argv)
+    if args.fresh is not None and (args.tuning or args.fresh in (SEED, TUNING_PERMUTATION_SEED)):
+        raise SystemExit(f"--fresh needs a seed other than {SEED} and {TUNING_PERMUTATION_SEED}, without --tuning")
     sizes = [50, 100] if args.quick else [int(n) for n in args.n.split(",")]
     subsets = 1 if args.quick else args.subsets
     models = args.models.split(",")
     unknown = sorted(set(models) - set(_models(False)))
     if unknown:
         raise SystemExit(f"unknown model(s) {unknown}; choose from {list(_models(False))}")
-    result = run(models, sizes, subsets, args.quick, args.table_only, args.tuning)
+    result = run(models, sizes, subsets, args.quick, args.table_only, args.tuning, args.fresh)
     md, extra = _markdown(result["cells"], models, sizes)
     name = "small_data_quick" if args.quick else "small_data"
     protocol: dict[str, Any] = {"seed": SEED, "n_test": N_TEST, "sizes": sizes, "subsets": subsets}
@@ -326,6 +332,10 @@ def main(argv: list[str] | None = None) -> None:
         protocol = {"test_permutation_seed": TUNING_PERMUTATION_SEED, "n_test": N_TEST, "sizes": sizes,
                     "subsets": list(TUNING_SUBSETS)}
         md = md.replace("# Small data:", "# Small data, development (tuning) draws:", 1)
+    elif args.fresh is not None:
+        name += f"_fresh{args.fresh}"
+        protocol = {"test_permutation_seed": args.fresh, "n_test": N_TEST, "sizes": sizes, "subsets": subsets}
+        md = md.replace("# Small data:", f"# Small data, fresh split (test permutation seed {args.fresh}; scored once):", 1)
     path = write_result(name, {"protocol": protocol,
                                **extra, "cells": result["cells"]}, md)
     print(f"wrote {path}")
