@@ -476,9 +476,8 @@ class PriorGPRegressor(BayesianRegressor):
             The continuous part is N(latent mean, latent variance + noise variance), truncated to
             the bounds; the atom at the lower bound has P from the classifier's latent (mean times
             ``cls_temperature_``) through the probit approximation (Rasmussen & Williams eq. 3.25).
-            The epistemic variance is the
-            variance, over the latents' posterior, of the predictive mean given the latents
-            (Gauss-Hermite quadrature), the aleatoric part the rest.
+            The epistemic variance is the variance, over the latents' posterior, of the predictive
+            mean given the latents (Gauss-Hermite quadrature), the aleatoric part the rest.
         """
         from bdl.predictive import BoundedPredictive, GaussianPredictive
 
