@@ -336,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         name += f"_fresh{args.fresh}"
         protocol = {"test_permutation_seed": args.fresh, "n_test": N_TEST, "sizes": sizes, "subsets": subsets}
         md = md.replace("# Small data:", f"# Small data, fresh split (test permutation seed {args.fresh}; scored once):", 1)
+        md = md.replace("(drawn with seed 2026)", f"(drawn with seed {args.fresh}, not the scored split's 2026)", 1)
     path = write_result(name, {"protocol": protocol,
                                **extra, "cells": result["cells"]}, md)
     print(f"wrote {path}")
