@@ -79,7 +79,8 @@ def recommended(
     composition descriptors, and a bounded (and, when the data put mass on the lower bound,
     zero-inflated) predictive. On ``matbench_expt_gap`` its median has a lower MAE than a random
     forest on the same descriptors from 50 to 3000 training rows, and its 90 % intervals a lower
-    interval score up to 500 rows (``benchmarks/results/small_data.md``).
+    interval score up to 500 rows (``benchmarks/results/small_data.md``; on two fresh splits,
+    ``small_data_fresh7.md`` and ``small_data_fresh8.md``, at every size up to 3000).
 
     Parameters
     ----------
