@@ -62,12 +62,13 @@ PEERS = ("rf_ei", "rf_greedy", "gp_ei")
 RECALIBRATED_ARMS = {"prior_gp_ei_isotonic": "isotonic", "prior_gp_ei_conformal": "conformal"}
 #: Other strategies for the default surrogate, measured to choose the default strategy (run
 #: only when named in ``--arms``; choose on ``--first-seed 100`` draws, score on seeds 0-4).
-STRATEGY_ARMS = {"prior_gp_ei": "ei", "prior_gp_greedy": "greedy", "prior_gp_thompson": "thompson",
-                 "prior_gp_greedy_lp": "greedy", "prior_gp_ucb1": "ucb"}
-#: Batch selector and acquisition parameters of the strategy arms that differ from the defaults.
-STRATEGY_SETTINGS: dict[str, dict[str, Any]] = {
-    "prior_gp_greedy_lp": {"selector": "local_penalization"},
-    "prior_gp_ucb1": {"strategy_params": {"beta": 1.0}},
+#: Each arm's campaign settings: the strategy, and a selector or acquisition parameters where they differ.
+STRATEGY_ARMS: dict[str, dict[str, Any]] = {
+    "prior_gp_ei": {"strategy": "ei"},
+    "prior_gp_greedy": {"strategy": "greedy"},
+    "prior_gp_thompson": {"strategy": "thompson"},
+    "prior_gp_greedy_lp": {"strategy": "greedy", "selector": "local_penalization"},
+    "prior_gp_ucb1": {"strategy": "ucb", "strategy_params": {"beta": 1.0}},
 }
 
 
@@ -173,7 +174,9 @@ def run_one(set_name: str, arm: str, seed: int, cache: Any = CACHE) -> dict[str,
     recalibrate = RECALIBRATED_ARMS.get(arm)
     # the recalibrated arms drive EI (a window goal: the window probability), whose scores use the
     # predictive's spread; the posterior mean (greedy) would hardly see a recalibration
-    model, strategy = ARMS.get(arm, (None, "ei" if recalibrate else STRATEGY_ARMS.get(arm)))
+    settings = dict(STRATEGY_ARMS.get(arm, {}))
+    own_strategy = settings.pop("strategy", None)
+    model, strategy = ARMS.get(arm, (None, "ei" if recalibrate else own_strategy))
     # a conformal predictive is not cut to bounds, so that arm runs without the declared bound
     lower = spec["bounds"][0] if model is None and recalibrate != "conformal" else None
     if spec["goal"].kind == "window" and strategy is not None:  # a window goal: the peers score the window too
@@ -183,7 +186,7 @@ def run_one(set_name: str, arm: str, seed: int, cache: Any = CACHE) -> dict[str,
     config = CampaignConfig(
         target=spec["target"], goal=spec["goal"], budget=spec["budget"], batch_size=spec["batch"], seed=seed,
         strategy=strategy, model=model or "prior_gp", diagnose=False, lower_bound=lower, recalibrate=recalibrate,
-        **STRATEGY_SETTINGS.get(arm, {}),
+        **settings,
     )
     result = simulate(spec["frame"], config, **spec["pool"])
     n_pool, n_targets = result["n_pool"], result["n_targets"]

@@ -32,8 +32,6 @@ import numpy as np
 
 from benchmarks._common import RESULTS, write_result
 
-OUT = RESULTS / "small_data"
-OUT_TUNING = RESULTS / "small_data_tuning"
 SEED = 2026
 #: Development draws on which the recommended surrogate's defaults are chosen: test permutation
 #: seed and training-subset seeds (the scored draws use SEED and subsets 0, 1, ...).
@@ -201,16 +199,27 @@ def _subset(rest: np.ndarray, n: int, s: int) -> np.ndarray:
     return np.sort(rng.choice(rest, n, replace=False))
 
 
+def _draws(tuning: bool, fresh: int | None, subsets: int) -> tuple[int, list[int], str]:
+    """(test permutation seed, subset numbers, result-name suffix) of the scored split, the
+    development draws (``tuning``) or a fresh split (``fresh``: its permutation seed)."""
+    if tuning:
+        return TUNING_PERMUTATION_SEED, list(TUNING_SUBSETS), "_tuning"
+    if fresh is not None:
+        return fresh, list(range(subsets)), f"_fresh{fresh}"
+    return SEED, list(range(subsets)), ""
+
+
 def run(models: list[str], sizes: list[int], subsets: int, quick: bool, table_only: bool = False,
         tuning: bool = False, fresh: int | None = None) -> dict[str, Any]:
-    """Score every (model, n, subset) cell; ``fresh`` draws a new test set and new subsets (that seed)."""
-    X, y, test, rest = _data(TUNING_PERMUTATION_SEED if tuning else SEED if fresh is None else fresh)
+    """Score every (model, n, subset) cell of the draws :func:`_draws` names."""
+    permutation_seed, subset_ids, suffix = _draws(tuning, fresh, subsets)
+    X, y, test, rest = _data(permutation_seed)
     table = _models(quick)
-    out_dir = OUT_TUNING if tuning else OUT if fresh is None else RESULTS / f"small_data_fresh{fresh}"
+    out_dir = RESULTS / f"small_data{suffix}"
     out_dir.mkdir(parents=True, exist_ok=True)
     cells = []
     for n in sizes:
-        for s in (TUNING_SUBSETS if tuning else range(subsets)):
+        for s in subset_ids:
             train = _subset(rest, n, s)
             for name in models:
                 cache = out_dir / f"{name}_n{n}_s{s}{'_quick' if quick else ''}.json"
@@ -325,16 +334,15 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown model(s) {unknown}; choose from {list(_models(False))}")
     result = run(models, sizes, subsets, args.quick, args.table_only, args.tuning, args.fresh)
     md, extra = _markdown(result["cells"], models, sizes)
-    name = "small_data_quick" if args.quick else "small_data"
+    permutation_seed, subset_ids, suffix = _draws(args.tuning, args.fresh, subsets)
+    name = ("small_data_quick" if args.quick else "small_data") + suffix
     protocol: dict[str, Any] = {"seed": SEED, "n_test": N_TEST, "sizes": sizes, "subsets": subsets}
+    if args.tuning or args.fresh is not None:
+        protocol = {"test_permutation_seed": permutation_seed, "n_test": N_TEST, "sizes": sizes,
+                    "subsets": subset_ids if args.tuning else subsets}
     if args.tuning:
-        name += "_tuning"
-        protocol = {"test_permutation_seed": TUNING_PERMUTATION_SEED, "n_test": N_TEST, "sizes": sizes,
-                    "subsets": list(TUNING_SUBSETS)}
         md = md.replace("# Small data:", "# Small data, development (tuning) draws:", 1)
     elif args.fresh is not None:
-        name += f"_fresh{args.fresh}"
-        protocol = {"test_permutation_seed": args.fresh, "n_test": N_TEST, "sizes": sizes, "subsets": subsets}
         md = md.replace("# Small data:", f"# Small data, fresh split (test permutation seed {args.fresh}; scored once):", 1)
         md = md.replace("(drawn with seed 2026)", f"(drawn with seed {args.fresh}, not the scored split's 2026)", 1)
     path = write_result(name, {"protocol": protocol,

@@ -631,12 +631,16 @@ def campaign_figures(
     return figs
 
 
-def campaign_html(ledger: Ledger, title: str | None = None, standalone: bool = True) -> str:
-    """The campaign report as HTML (a full page, or a fragment with its own style for Jupyter)."""
+def campaign_html(ledger: Ledger, title: str | None = None, standalone: bool = True,
+                  summary: dict[str, Any] | None = None) -> str:
+    """The campaign report as HTML (a full page, or a fragment with its own style for Jupyter).
+
+    ``summary`` is :func:`campaign_summary` of the same ledger when the caller has it already.
+    """
     from discovery_loop.campaign import CampaignConfig
 
     cfg = CampaignConfig.from_dict(ledger.config)
-    s = campaign_summary(ledger)
+    s = summary if summary is not None else campaign_summary(ledger)
     rounds = ledger.table("rounds")
     m = ledger.measured()
     props = ledger.table("proposals")
@@ -711,13 +715,14 @@ def campaign_report(ledger: Ledger, out_dir: str | Path, title: str | None = Non
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    page = campaign_html(ledger, title)
+    summary = campaign_summary(ledger)  # once: the page and summary.json show the same figures
+    page = campaign_html(ledger, title, summary=summary)
     report = out / "report.html"
     atomic_write_text(report, page)
     atomic_write_text(out / "rounds.csv", csv_safe(ledger.table("rounds")).to_csv(index=False))
     # current value, status and the history of every measurement (retracted: value empty)
     atomic_write_text(out / "measurements.csv", csv_safe(ledger.measurement_history()).to_csv(index=False))
-    atomic_write_text(out / "summary.json", json.dumps(summary_json(campaign_summary(ledger)), indent=2))
+    atomic_write_text(out / "summary.json", json.dumps(summary_json(summary), indent=2))
     return report
 
 
