@@ -303,11 +303,13 @@ class TreeArrays:
         for i in np.flatnonzero(internal):  # parents precede children in scikit-learn's node order
             depth[self.left[i]] = depth[self.right[i]] = depth[i] + 1
         self.max_depth = int(depth.max()) if len(depth) else 0
+        # tree -> model membership, so one product sums every model's leaves
+        self._membership = np.zeros((len(self.roots), self.n_models))
+        self._membership[np.arange(len(self.roots)), self.tree_model] = 1.0
 
     def raw(self, X: FloatArray, chunk: int = 2048) -> FloatArray:
         """Per-row mean over models of (baseline + sum of leaf values), before the target map."""
         out = np.empty(X.shape[0])
-        counts = np.bincount(self.tree_model, minlength=self.n_models)
         for start in range(0, X.shape[0], chunk):
             xb = X[start:start + chunk]
             rows = np.arange(xb.shape[0])[:, None]
@@ -315,10 +317,7 @@ class TreeArrays:
             for _ in range(self.max_depth):
                 go_left = xb[rows, self.feature[idx]] <= self.threshold[idx]
                 idx = np.where(go_left, self.left[idx], self.right[idx])
-            leaf = self.value[idx]
-            per_model = np.zeros((xb.shape[0], self.n_models))
-            for k in range(self.n_models):
-                per_model[:, k] = leaf[:, self.tree_model == k].sum(axis=1) if counts[k] else 0.0
+            per_model = self.value[idx] @ self._membership
             out[start:start + chunk] = (per_model + self.baseline).mean(axis=1)
         return out
 
