@@ -122,11 +122,13 @@ class _Toolkit:
 
 
 def _models(quick: bool) -> dict[str, tuple[str, Callable[[int], Any]]]:
-    from bdl.models import DeepEnsembleRegressor, MCDropoutRegressor, WithDFTPrior, recommended
+    from bdl.models import DeepEnsembleRegressor, MCDropoutRegressor, WithDFTPrior, make_model, recommended
 
     e = dict(epochs=5) if quick else {}
     return {
         "recommended": ("toolkit", lambda s: recommended(lower_bound=0.0, random_state=s)),
+        "recommended_no_trees": ("toolkit", lambda s: make_model("prior_gp", lower_bound=0.0, tree_features=False,
+                                                                 random_state=s)),
         "mc_dropout": ("toolkit", lambda s: MCDropoutRegressor(random_state=s, progress=False, **e)),
         "mc_dropout+prior": ("toolkit", lambda s: WithDFTPrior("mc_dropout", dict(e), random_state=s, progress=False)),
         "ensemble": ("toolkit", lambda s: DeepEnsembleRegressor(random_state=s, progress=False, **e)),
@@ -139,7 +141,10 @@ def _models(quick: bool) -> dict[str, tuple[str, Callable[[int], Any]]]:
 
 DESCRIPTION = {
     "recommended": "bdl.models.recommended(lower_bound=0): PriorGPRegressor, additive GP on DFT-prior outputs, "
-                   "embedding and Magpie; hurdle (GP classifier for P(0 eV)); bounded predictive",
+                   "embedding and Magpie (from 1000 rows also two random forests' cross-fitted predictions); hurdle "
+                   "(GP classifier for P(0 eV)); bounded predictive",
+    "recommended_no_trees": "the same without the forests' predictions (tree_features=False; identical to "
+                            "recommended below 1000 rows)",
     "mc_dropout": "MCDropoutRegressor() defaults (256-128, dropout 0.1, heteroscedastic, T=100)",
     "mc_dropout+prior": "the same on Magpie + the 34 DFT-prior features (WithDFTPrior)",
     "ensemble": "DeepEnsembleRegressor() defaults (5 heteroscedastic 256-128 nets)",
