@@ -190,13 +190,25 @@ def test_tree_features_are_cross_fitted_help_on_a_jump_and_survive_a_save(tmp_pa
     np.testing.assert_allclose(a.p_lower, b.p_lower, rtol=1e-10)
 
 
-def test_tree_features_switch_on_with_enough_rows() -> None:
-    from bdl.models.gp import _TREE_MIN_ROWS
+def test_tree_features_switch_on_with_enough_rows_of_compositions(monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    """'auto' adds them for Magpie descriptors with the prior from _TREE_MIN_ROWS rows, never for others."""
+    import bdl.models.gp as gp
+    from bdl.data import load_matbench_expt_gap
 
-    X, y = _step_data(_TREE_MIN_ROWS, 2)
-    assert PriorGPRegressor(random_state=0).fit(X[:200], y[:200]).n_tree_columns_ == 0
-    # no bounds, so no classifier: one column, the regression forest's
-    assert PriorGPRegressor(random_state=0, max_hyper_rows=100).fit(X, y).n_tree_columns_ == 1
+    df = load_matbench_expt_gap(check_formulas=False).sample(200, random_state=1)
+    X, y = featurize(df["composition"]), df["gap_expt_eV"].to_numpy()
+    assert recommended(lower_bound=0.0, random_state=0).fit(X.iloc[:150], y[:150]).n_tree_columns_ == 0
+    monkeypatch.setattr(gp, "_TREE_MIN_ROWS", 150)
+    m = recommended(lower_bound=0.0, random_state=0).fit(X.iloc[:150], y[:150])
+    assert m.uses_prior_ and m.n_tree_columns_ == 2
+    pred = m.predict_dist(X.iloc[150:])
+    assert pred.interval(0.9)[0].min() >= 0.0
+    assert np.mean(np.abs(pred.quantile(0.5) - y[150:])) < 0.8 * np.mean(np.abs(np.median(y[:150]) - y[150:]))
+    back = load_model(m.save(tmp_path / "gp")).predict_dist(X.iloc[150:])
+    np.testing.assert_allclose(back.p_lower, pred.p_lower, rtol=1e-10)
+    # other descriptors: a smooth low-dimensional landscape, where trees did not help (Rohr plates)
+    Xs, ys = _step_data(150, 2)
+    assert PriorGPRegressor(random_state=0).fit(Xs, ys).n_tree_columns_ == 0
 
 
 def test_hyper_parameter_subset_leaves_the_posterior_on_every_row() -> None:

@@ -13,9 +13,9 @@ likelihood), on features that carry prior knowledge:
   prior block carries the prediction (Delta-learning / multi-fidelity with a predicted DFT
   gap as an input), with more the descriptors add detail;
 * with other descriptors, one Matern kernel (ARD up to 16 columns, isotropic above);
-* from 1000 training rows (``tree_features``), also the cross-fitted predictions of two random
-  forests (stacking, Wolpert 1992): the regression forest's mean and the classification forest's
-  log-odds of y = bound, in the ARD block. Trees pick the few descriptors that matter, which one
+* with the prior and from 1000 training rows (``tree_features``), also the cross-fitted
+  predictions of two random forests (stacking, Wolpert 1992): the regression forest's mean and
+  the classification forest's log-odds of y = bound, in the ARD block. Trees pick the few descriptors that matter, which one
   length-scale per isotropic block cannot; the GP keeps the calibrated predictive.
 
 Bounds are part of the model, not a clip: with ``lower_bound`` / ``upper_bound`` the predictive
@@ -92,10 +92,12 @@ _TEMPERATURE_BOUNDS = (0.5, 3.0)
 #: kernel's ARD block: the regression forest's mean and, for a hurdle, the classification forest's
 #: log-odds of y = bound, clipped to [0.02, 0.98] in probability. Chosen on the development draws of
 #: ``benchmarks/small_data.py`` (issue 12; scratch runs, three subsets each, before the option
-#: existed): mean MAE 0.351 -> 0.373 at n = 500 (worse, so off there), 0.344 -> 0.341 at n = 1000 and
-#: 0.317 -> 0.296 at n = 3000; 90 % interval score 2.12 -> 2.07 at n = 1000 and 1.94 -> 1.86 at
-#: n = 3000 (s = 100). Forest size: 100 trees with leaves of at least 5 rows did as well as 200
-#: trees with leaves of 2 at n = 1000 and keeps a saved model small.
+#: existed, then ``benchmarks/tree_features_tuning.py`` and ``results/small_data_tuning.md``): worse
+#: at n = 500, better at n = 1000 and 3000 (figures in those results). Forest size: 100 trees with
+#: leaves of at least 5 rows did as well as 200 trees with leaves of 2 and keeps a saved model small.
+#: Only with the DFT prior on Magpie descriptors: on Rohr catalyst plates (11 composition columns)
+#: the forests made the fits worse (``results/tree_features_tuning.md``), where the ARD kernel
+#: already finds the few inputs that matter.
 _TREE_MIN_ROWS = 1000
 _TREE_FOLDS = 5
 _TREE_SETTINGS = {"n_estimators": 100, "min_samples_leaf": 5, "max_features": 0.33, "n_jobs": -1}
@@ -263,9 +265,10 @@ class PriorGPRegressor(BayesianRegressor):
         inputs: the regression forest's mean and, for a hurdle, the classification forest's
         log-odds of y = bound. Each training row gets the prediction of forests fitted on the
         other folds (5-fold cross-fitting), so evidence maximisation learns how far to trust
-        them on unseen rows; the forests' own uncertainty is not propagated. "auto": from 1000
-        training rows, where they lowered MAE and interval score on the development draws of
-        ``benchmarks/small_data.py``; below that they did not.
+        them on unseen rows; the forests' own uncertainty is not propagated. "auto": with the
+        DFT prior (Magpie descriptors) and at least 1000 training rows, where they lowered MAE
+        and interval score on the development draws of ``benchmarks/small_data.py``; below that,
+        and on a smooth low-dimensional landscape (Rohr plates), they did not.
     random_state : int or None
         Seeds the hyper-parameter subset, restarts and forests.
     progress : bool or None
@@ -371,8 +374,7 @@ class PriorGPRegressor(BayesianRegressor):
             prior = load_dft_gap_prior().transform(X).to_numpy()
         trees = np.zeros((len(X), 0))
         if self.n_tree_columns_:
-            trees = tree_columns if tree_columns is not None else self._tree_predict(
-                X if prior is None else np.column_stack([X, prior]))
+            trees = tree_columns if tree_columns is not None else self._tree_predict(X, prior)
         if prior is None:
             return np.column_stack([trees, X])
         return np.column_stack([prior[:, :2], trees, prior[:, 2:], X])
@@ -399,12 +401,15 @@ class PriorGPRegressor(BayesianRegressor):
                                          for w, ard in self._layout(X.shape[1])])
 
     # ------------------------------------------------------------------ tree features
-    def _tree_inputs(self, X: np.ndarray) -> np.ndarray:
+    def _tree_inputs(self, X: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+        """The forests' inputs: the descriptors and, with the prior, its outputs (``prior`` if already computed)."""
         if not self.uses_prior_:
             return X
-        from bdl.prior import load_dft_gap_prior
+        if prior is None:
+            from bdl.prior import load_dft_gap_prior
 
-        return np.column_stack([X, load_dft_gap_prior().transform(X).to_numpy()])
+            prior = load_dft_gap_prior().transform(X).to_numpy()
+        return np.column_stack([X, prior])
 
     def _fit_trees(self, X: np.ndarray, y: np.ndarray, on_bound: np.ndarray | None,
                    rng: np.random.Generator) -> np.ndarray:
@@ -443,9 +448,9 @@ class PriorGPRegressor(BayesianRegressor):
 
         self._trees = [TreeArrays(arrays) for arrays in self.tree_arrays_]
 
-    def _tree_predict(self, X: np.ndarray) -> np.ndarray:
+    def _tree_predict(self, X: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
         """The forests' columns at new rows (scikit-learn splits in float32, so the inputs are rounded alike)."""
-        A = self._tree_inputs(X).astype(np.float32).astype(np.float64)
+        A = self._tree_inputs(X, prior).astype(np.float32).astype(np.float64)
         cols = [self._trees[0].raw(A)] + [_tree_log_odds(t.raw(A)) for t in self._trees[1:]]
         return np.column_stack(cols)
 
@@ -496,7 +501,10 @@ class PriorGPRegressor(BayesianRegressor):
                 "least 2. Measure more, or pass zero_inflated=False."
             )
         classifier = self.atom_ and len(y_raw) - n_atom >= _MIN_CLASS_ROWS
-        trees = len(y_raw) >= _TREE_MIN_ROWS if self.tree_features == "auto" else bool(self.tree_features)
+        if self.tree_features == "auto":  # composition descriptors with the DFT prior only: see _TREE_MIN_ROWS
+            trees = self.uses_prior_ and len(y_raw) >= _TREE_MIN_ROWS
+        else:
+            trees = bool(self.tree_features)
         self.n_tree_columns_ = (1 + int(classifier)) if trees else 0
         self.tree_arrays_ = []
         tree_columns = self._fit_trees(X_raw, y_raw, on_bound if classifier else None, rng) if trees else None
