@@ -141,10 +141,10 @@ def _models(quick: bool) -> dict[str, tuple[str, Callable[[int], Any]]]:
 
 DESCRIPTION = {
     "recommended": "bdl.models.recommended(lower_bound=0): PriorGPRegressor, additive GP on DFT-prior outputs, "
-                   "embedding and Magpie (from 1000 rows also two random forests' cross-fitted predictions); hurdle "
+                   "embedding and Magpie (from 500 rows also two random forests' cross-fitted predictions); hurdle "
                    "(GP classifier for P(0 eV)); bounded predictive",
     "recommended_no_trees": "the same without the forests' predictions (tree_features=False; identical to "
-                            "recommended below 1000 rows)",
+                            "recommended below 500 rows)",
     "mc_dropout": "MCDropoutRegressor() defaults (256-128, dropout 0.1, heteroscedastic, T=100)",
     "mc_dropout+prior": "the same on Magpie + the 34 DFT-prior features (WithDFTPrior)",
     "ensemble": "DeepEnsembleRegressor() defaults (5 heteroscedastic 256-128 nets)",
