@@ -40,8 +40,9 @@ def _models(quick: bool) -> dict:
 
 
 DESCRIPTION = {
-    "recommended": "bdl.models.recommended(lower_bound=0): PriorGPRegressor on Magpie + the DFT band-gap prior, "
-                   "GP-classifier hurdle for metals, bounded predictive (no post-hoc recalibration)",
+    "recommended": "bdl.models.recommended(lower_bound=0): PriorGPRegressor on Magpie + the DFT band-gap prior + "
+                   "two random forests' cross-fitted predictions (tree features, on from 500 rows), GP-classifier "
+                   "hurdle for metals, bounded predictive (no post-hoc recalibration)",
     "mc_dropout": "MCDropoutRegressor() defaults: 256-128, dropout 0.1, heteroscedastic, T=100",
     "variational": "VariationalBNN(hidden_units=(256, 128)): Flipout, N(0,1) prior, heteroscedastic, S=100",
     "mdn": "MixtureDensityRegressor(K=8, 512-256, lr 5e-4, weight decay 1e-4, patience 80)",
