@@ -77,10 +77,12 @@ def recommended(
     tune by hand: every kernel setting is chosen by evidence maximisation on the data at hand,
     so it adapts to n and d), with the DFT band-gap prior's features when X holds Magpie
     composition descriptors, and a bounded (and, when the data put mass on the lower bound,
-    zero-inflated) predictive. On ``matbench_expt_gap`` its median has a lower MAE than a random
-    forest on the same descriptors from 50 to 3000 training rows, and its 90 % intervals a lower
-    interval score up to 500 rows (``benchmarks/results/small_data.md``; on two fresh splits,
-    ``small_data_fresh7.md`` and ``small_data_fresh8.md``, at every size up to 3000).
+    zero-inflated) predictive; from 500 rows of Magpie descriptors it also takes two random
+    forests' cross-fitted predictions as kernel inputs. On ``matbench_expt_gap`` its median has a
+    lower MAE than a random forest on the same descriptors from 50 to 3000 training rows, and its
+    90 % intervals a lower interval score up to 1000 rows (``benchmarks/results/small_data.md``;
+    on three fresh splits, ``small_data_fresh7.md`` to ``small_data_fresh9.md``, at every size up
+    to 3000).
 
     Parameters
     ----------
