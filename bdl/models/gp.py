@@ -15,8 +15,9 @@ likelihood), on features that carry prior knowledge:
 * with other descriptors, one Matern kernel (ARD up to 16 columns, isotropic above);
 * with the prior and from 500 training rows (``tree_features``), also the cross-fitted
   predictions of two random forests (stacking, Wolpert 1992): the regression forest's mean and
-  the classification forest's log-odds of y = bound, in the ARD block. Trees pick the few descriptors that matter, which one
-  length-scale per isotropic block cannot; the GP keeps the calibrated predictive.
+  the classification forest's log-odds of y = bound, in the ARD block. Trees pick the few
+  descriptors that matter, which one length-scale per isotropic block cannot; the GP keeps the
+  calibrated predictive.
 
 Bounds are part of the model, not a clip: with ``lower_bound`` / ``upper_bound`` the predictive
 is a :class:`~bdl.predictive.BoundedPredictive` whose quantiles never cross them. When many
@@ -94,8 +95,9 @@ _TEMPERATURE_BOUNDS = (0.5, 3.0)
 #: (``benchmarks/tree_features_tuning.py`` and the development draws of ``small_data.py``, issue
 #: 12): on band gaps they lowered MAE on all 9 development draws from n = 500 up and the 90 %
 #: interval score on 8 (mean MAE 0.364 -> 0.348 at n = 500, 0.355 -> 0.344 at 1000, 0.319 -> 0.300
-#: at 3000; interval score 2.33 -> 2.16, 2.21 -> 2.15, 2.02 -> 1.86), and were mixed at n = 200 (MAE 0.377 -> 0.380, better on 2 of 3 draws). Forest size: 100 trees with
-#: leaves of at least 5 rows did as well as 200 trees with leaves of 2 and keeps a saved model small.
+#: at 3000; interval score 2.33 -> 2.16, 2.21 -> 2.15, 2.02 -> 1.86), and were mixed at n = 200
+#: (MAE 0.377 -> 0.380, better on 2 of 3 draws). Forest size: 100 trees with leaves of at least 5
+#: rows did as well as 200 trees with leaves of 2 (scratch) and keeps a saved model small.
 #: Only with the DFT prior on Magpie descriptors: on the Rohr catalyst plates (11 composition
 #: columns) the forests made 6 of 8 fits worse, where the ARD kernel already finds the few inputs
 #: that matter.
@@ -648,8 +650,8 @@ class PriorGPRegressor(BayesianRegressor):
         self.reg_theta_, self.reg_X_, self.reg_y_ = arrays["reg_theta"], arrays["reg_X"], arrays["reg_y"]
         self.cls_theta_, self.cls_X_, self.cls_t_ = arrays["cls_theta"], arrays["cls_X"], arrays["cls_t"]
         self.p_atom_const_ = float(arrays["p_atom_const"])
-        self.tree_arrays_ = [{key[len(f"tree{j}_"):]: value for key, value in arrays.items() if key.startswith(f"tree{j}_")}
-                             for j in range(self.n_tree_columns_)]
+        self.tree_arrays_ = [{key[len(f"tree{j}_"):]: value for key, value in arrays.items()
+                              if key.startswith(f"tree{j}_")} for j in range(self.n_tree_columns_)]
 
     def _get_extra(self) -> dict[str, Any]:
         return {"uses_prior": bool(self.uses_prior_), "atom": bool(self.atom_), "kernel": self.reg_kernel_text_,
