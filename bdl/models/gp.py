@@ -99,7 +99,7 @@ _TEMPERATURE_BOUNDS = (0.5, 3.0)
 #: (MAE 0.377 -> 0.380, better on 2 of 3 draws). Forest size: 100 trees with leaves of at least 5
 #: rows did as well as 200 trees with leaves of 2 (scratch) and keeps a saved model small.
 #: Only with the DFT prior on Magpie descriptors: on the Rohr catalyst plates (11 composition
-#: columns) the forests made 6 of 8 fits worse, where the ARD kernel already finds the few inputs
+#: columns) the forests raised MAE in 7 of 8 fits, where the ARD kernel already finds the few inputs
 #: that matter.
 _TREE_MIN_ROWS = 500
 _TREE_FOLDS = 5
