@@ -106,11 +106,12 @@ def export_forest(forest: Any) -> dict[str, np.ndarray]:
 
 
 class TreeArrays:
-    """A forest of regression trees evaluated from plain arrays (:func:`export_trees`).
+    """A forest of regression trees evaluated from plain arrays (:func:`export_trees`, :func:`export_forest`).
 
-    The prediction of model k is its baseline plus the sum of its trees' leaf values; the
-    models are averaged and mapped back to a spread (``expm1`` for the ``log1p`` target).
-    Evaluation walks all trees at once, in chunks of rows: no scikit-learn, no pickle.
+    The prediction of model k is its baseline plus the sum of its trees' leaf values, and
+    :meth:`raw` averages the models; :meth:`predict` maps that to a replicate spread (``expm1``
+    for the ``log1p`` target). Evaluation walks all trees at once, in chunks of rows: no
+    scikit-learn, no pickle.
     """
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
