@@ -365,16 +365,23 @@ class PriorGPRegressor(BayesianRegressor):
             return [(2 + n_tree, True), (load_dft_gap_prior().n_embedding, False), (n_raw, False)]
         return ([(n_tree, True)] if n_tree else []) + [(n_raw, n_raw <= _MAX_ARD)]
 
-    def _raw_inputs(self, X: np.ndarray, tree_columns: np.ndarray | None = None) -> np.ndarray:
+    def _prior_outputs(self, X: np.ndarray) -> np.ndarray | None:
+        """The DFT prior's outputs at X (predicted gap, metal log-odds, embedding); None without the prior."""
+        if not self.uses_prior_:
+            return None
+        from bdl.prior import load_dft_gap_prior
+
+        return load_dft_gap_prior().transform(X).to_numpy()
+
+    def _raw_inputs(self, X: np.ndarray, tree_columns: np.ndarray | None = None,
+                    prior: np.ndarray | None = None) -> np.ndarray:
         """Kernel inputs before scaling: [prior outputs, tree features, embedding, descriptors] (those in use).
 
-        ``tree_columns`` replaces the forests' predictions (the cross-fitted ones of the training rows).
+        ``tree_columns`` replaces the forests' predictions (the cross-fitted ones of the training rows);
+        ``prior`` is :meth:`_prior_outputs` of X when the caller has it already.
         """
-        prior = None
-        if self.uses_prior_:
-            from bdl.prior import load_dft_gap_prior
-
-            prior = load_dft_gap_prior().transform(X).to_numpy()
+        if prior is None:
+            prior = self._prior_outputs(X)
         trees = np.zeros((len(X), 0))
         if self.n_tree_columns_:
             trees = tree_columns if tree_columns is not None else self._tree_predict(X, prior)
@@ -382,10 +389,13 @@ class PriorGPRegressor(BayesianRegressor):
             return np.column_stack([trees, X])
         return np.column_stack([prior[:, :2], trees, prior[:, 2:], X])
 
-    def _features(self, X: np.ndarray, tree_columns: np.ndarray | None = None) -> np.ndarray:
-        """Kernel inputs from raw descriptors, each column standardised, isotropic blocks scaled by their width."""
-        z = np.clip((self._raw_inputs(X, tree_columns) - self.f_mean_) / self.f_scale_, -10.0, 10.0)
-        return z * self.f_weight_
+    def _scale(self, raw: np.ndarray) -> np.ndarray:
+        """Each raw input column standardised, isotropic blocks scaled by their width."""
+        return np.clip((raw - self.f_mean_) / self.f_scale_, -10.0, 10.0) * self.f_weight_
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        """Kernel inputs of new rows."""
+        return self._scale(self._raw_inputs(X))
 
     def _blocks(self, n_raw: int) -> list[tuple[tuple[int, ...], bool]]:
         blocks, start = [], 0
@@ -394,29 +404,23 @@ class PriorGPRegressor(BayesianRegressor):
             start += width
         return blocks
 
-    def _set_feature_scaling(self, X: np.ndarray, tree_columns: np.ndarray | None = None) -> None:
-        raw = self._raw_inputs(X, tree_columns)
+    def _set_feature_scaling(self, raw: np.ndarray, n_raw: int) -> None:
+        """Column means and scales of the training rows' raw inputs, and each block's weight."""
         self.f_mean_ = raw.mean(axis=0)
         std = raw.std(axis=0)
         self.f_scale_ = np.where(std > 1e-12, std, 1.0)
         # isotropic blocks: divide by sqrt(width) so a length-scale of 1 spans the block's typical distance
         self.f_weight_ = np.concatenate([np.full(w, 1.0 if ard else 1.0 / math.sqrt(w))
-                                         for w, ard in self._layout(X.shape[1])])
+                                         for w, ard in self._layout(n_raw)])
 
     # ------------------------------------------------------------------ tree features
-    def _tree_inputs(self, X: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
-        """The forests' inputs: the descriptors and, with the prior, its outputs (``prior`` if already computed)."""
-        if not self.uses_prior_:
-            return X
-        if prior is None:
-            from bdl.prior import load_dft_gap_prior
+    def _tree_inputs(self, X: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+        """The forests' inputs: the descriptors and, with the prior, its outputs."""
+        return X if prior is None else np.column_stack([X, prior])
 
-            prior = load_dft_gap_prior().transform(X).to_numpy()
-        return np.column_stack([X, prior])
-
-    def _fit_trees(self, X: np.ndarray, y: np.ndarray, on_bound: np.ndarray | None,
+    def _fit_trees(self, A: np.ndarray, y: np.ndarray, on_bound: np.ndarray | None,
                    rng: np.random.Generator) -> np.ndarray:
-        """Random forests on the descriptors (and prior outputs); returns their cross-fitted training columns.
+        """Random forests on ``A`` (:meth:`_tree_inputs`); returns their cross-fitted training columns.
 
         Columns: the regression forest's mean prediction and, for a hurdle (``on_bound`` given),
         the classification forest's log-odds of y = bound, clipped. Each training row's value
@@ -427,7 +431,6 @@ class PriorGPRegressor(BayesianRegressor):
 
         from bdl.trees import export_forest
 
-        A = self._tree_inputs(X)
         tasks = [(RandomForestRegressor, y)] + ([(RandomForestClassifier, on_bound)] if on_bound is not None else [])
         seed = int(rng.integers(2**31))
         folds = rng.permutation(len(y)) % _TREE_FOLDS
@@ -453,6 +456,8 @@ class PriorGPRegressor(BayesianRegressor):
 
     def _tree_predict(self, X: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
         """The forests' columns at new rows (scikit-learn splits in float32, so the inputs are rounded alike)."""
+        if prior is None:
+            prior = self._prior_outputs(X)
         A = self._tree_inputs(X, prior).astype(np.float32).astype(np.float64)
         cols = [self._trees[0].raw(A)] + [_tree_log_odds(t.raw(A)) for t in self._trees[1:]]
         return np.column_stack(cols)
@@ -510,9 +515,12 @@ class PriorGPRegressor(BayesianRegressor):
             trees = bool(self.tree_features)
         self.n_tree_columns_ = (1 + int(classifier)) if trees else 0
         self.tree_arrays_ = []
-        tree_columns = self._fit_trees(X_raw, y_raw, on_bound if classifier else None, rng) if trees else None
-        self._set_feature_scaling(X_raw, tree_columns)
-        F = self._features(X_raw, tree_columns)
+        prior = self._prior_outputs(X_raw)  # once: the forests and the kernel both read it
+        tree_columns = (self._fit_trees(self._tree_inputs(X_raw, prior), y_raw, on_bound if classifier else None, rng)
+                        if trees else None)
+        raw = self._raw_inputs(X_raw, tree_columns, prior)
+        self._set_feature_scaling(raw, X_raw.shape[1])
+        F = self._scale(raw)
         blocks = self._blocks(X_raw.shape[1])
         restarts = (1 if len(y_raw) <= _AUTO_RESTART_ROWS else 0) if self.n_restarts == "auto" else int(self.n_restarts)
         gpr = GaussianProcessRegressor(_kernel(blocks, noise=True), normalize_y=True, n_restarts_optimizer=restarts,
