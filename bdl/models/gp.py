@@ -442,6 +442,9 @@ class PriorGPRegressor(BayesianRegressor):
                     oof[held, j] = _tree_log_odds(np.full(held.sum(), t[train].mean()))
                     continue
                 forest = cls(random_state=seed + k, **_TREE_SETTINGS).fit(A[train], t[train])
+                # predict in one thread: threads add the trees' outputs in any order, and the last-bit
+                # differences would make equal seeds give different hyper-parameters
+                forest.set_params(n_jobs=1)
                 oof[held, j] = (forest.predict(A[held]) if j == 0
                                 else _tree_log_odds(forest.predict_proba(A[held])[:, 1]))
         self.tree_arrays_ = [export_forest(cls(random_state=seed + _TREE_FOLDS,
