@@ -38,29 +38,42 @@ def export_trees(models: list[Any], *, target: str, n_features: int) -> dict[str
         one per model), ``tree_model`` (int32, the model each tree belongs to), ``target`` and
         ``n_features``.
     """
-    feat, thr, left, right, val, roots, owner, base = [], [], [], [], [], [], [], []
-    offset = 0
+    trees, owner, base = [], [], []
     for k, m in enumerate(models):
         if getattr(m, "is_categorical_", None) is not None and np.any(m.is_categorical_):
             raise InputError("categorical splits cannot be exported; use numerical descriptors.")
         base.append(float(np.ravel(m._baseline_prediction)[0]))
         for it in m._predictors:
             nodes = it[0].nodes
-            n = len(nodes)
-            leaf = nodes["is_leaf"].astype(bool)
-            own = np.arange(n, dtype=np.int64) + offset
-            feat.append(np.where(leaf, 0, nodes["feature_idx"]).astype(np.int32))
-            thr.append(np.where(leaf, np.inf, nodes["num_threshold"]).astype(np.float64))
-            left.append(np.where(leaf, own, nodes["left"].astype(np.int64) + offset).astype(np.int32))
-            right.append(np.where(leaf, own, nodes["right"].astype(np.int64) + offset).astype(np.int32))
-            val.append(np.where(leaf, nodes["value"], 0.0).astype(np.float64))
-            roots.append(offset)
+            trees.append((nodes["is_leaf"].astype(bool), nodes["feature_idx"], nodes["num_threshold"], nodes["left"],
+                          nodes["right"], nodes["value"]))
             owner.append(k)
-            offset += n
+    return _pack(trees, owner, base, target, n_features)
+
+
+def _pack(trees: list[tuple[np.ndarray, ...]], owner: list[int], baseline: list[float], target: str,
+          n_features: int) -> dict[str, np.ndarray]:
+    """The exporters' common layout from per-tree (leaf, feature, threshold, left, right, value) node arrays.
+
+    Node indices become global (a leaf points to itself), internal nodes get value 0 and leaves
+    threshold inf.
+    """
+    feat, thr, left, right, val, roots = [], [], [], [], [], []
+    offset = 0
+    for leaf, feature, threshold, lo, hi, value in trees:
+        n = len(leaf)
+        own = np.arange(n, dtype=np.int64) + offset
+        feat.append(np.where(leaf, 0, feature).astype(np.int32))
+        thr.append(np.where(leaf, np.inf, threshold).astype(np.float64))
+        left.append(np.where(leaf, own, np.asarray(lo, dtype=np.int64) + offset).astype(np.int32))
+        right.append(np.where(leaf, own, np.asarray(hi, dtype=np.int64) + offset).astype(np.int32))
+        val.append(np.where(leaf, value, 0.0).astype(np.float64))
+        roots.append(offset)
+        offset += n
     return {
         "feature": np.concatenate(feat), "threshold": np.concatenate(thr), "left": np.concatenate(left),
         "right": np.concatenate(right), "value": np.concatenate(val), "roots": np.asarray(roots, dtype=np.int32),
-        "tree_model": np.asarray(owner, dtype=np.int32), "baseline": np.asarray(base, dtype=np.float64),
+        "tree_model": np.asarray(owner, dtype=np.int32), "baseline": np.asarray(baseline, dtype=np.float64),
         "target": np.array(target), "n_features": np.array(int(n_features)),
     }
 
@@ -77,32 +90,18 @@ def export_forest(forest: Any) -> dict[str, np.ndarray]:
     classes = getattr(forest, "classes_", None)
     if classes is not None and len(classes) != 2:
         raise InputError(f"only binary classifiers can be exported; this forest has {len(classes)} classes.")
-    feat, thr, left, right, val, roots = [], [], [], [], [], []
-    offset = 0
     n_trees = len(forest.estimators_)
+    trees = []
     for est in forest.estimators_:
         t = est.tree_
-        n = t.node_count
-        leaf = t.children_left == -1
-        own = np.arange(n, dtype=np.int64) + offset
         if classes is None:
             value = t.value[:, 0, 0]
         else:
             counts = t.value[:, 0, :]
             value = counts[:, 1] / np.maximum(counts.sum(axis=1), 1e-300)
-        feat.append(np.where(leaf, 0, t.feature).astype(np.int32))
-        thr.append(np.where(leaf, np.inf, t.threshold).astype(np.float64))
-        left.append(np.where(leaf, own, t.children_left.astype(np.int64) + offset).astype(np.int32))
-        right.append(np.where(leaf, own, t.children_right.astype(np.int64) + offset).astype(np.int32))
-        val.append(np.where(leaf, value / n_trees, 0.0).astype(np.float64))
-        roots.append(offset)
-        offset += n
-    return {
-        "feature": np.concatenate(feat), "threshold": np.concatenate(thr), "left": np.concatenate(left),
-        "right": np.concatenate(right), "value": np.concatenate(val), "roots": np.asarray(roots, dtype=np.int32),
-        "tree_model": np.zeros(n_trees, dtype=np.int32), "baseline": np.zeros(1), "target": np.array("raw"),
-        "n_features": np.array(int(forest.n_features_in_)),
-    }
+        trees.append((t.children_left == -1, t.feature, t.threshold, t.children_left, t.children_right,
+                      value / n_trees))
+    return _pack(trees, [0] * n_trees, [0.0], "raw", forest.n_features_in_)
 
 
 class TreeArrays:
