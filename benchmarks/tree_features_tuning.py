@@ -29,17 +29,18 @@ ROHR_SEEDS = (0, 1)
 GAP_SIZES = (200, 500)
 
 
-def _cell(key: str, fit: Any) -> dict[str, Any]:
-    path = OUT / f"{key}.json"
+def _cell(key: str, fit: Any, out: Any = OUT) -> dict[str, Any]:
+    """The cached cell ``key`` of the folder ``out``, computed by ``fit()`` when missing."""
+    path = out / f"{key}.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
     cell = fit()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cell))
     return cell
 
 
-def _fit_score(X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, trees: bool, seed: int,
+def _fit_score(X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, trees: bool | str, seed: int,
                **kw: Any) -> dict[str, Any]:
     from benchmarks.small_data import _score
     from bdl.models import PriorGPRegressor
@@ -49,7 +50,7 @@ def _fit_score(X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, trees
     Xte = X.iloc[test] if hasattr(X, "iloc") else X[test]
     model = PriorGPRegressor(tree_features=trees, random_state=seed, **kw).fit(Xtr, y[train])
     fit_s = time.perf_counter() - t0
-    return {**_score(model.predict_dist(Xte), y[test]), "fit_seconds": round(fit_s, 2)}
+    return {**_score(model.predict_dist(Xte), y[test]), "fit_seconds": round(fit_s, 2), "noise_sd": model.noise_std_}
 
 
 def run() -> list[dict[str, Any]]:

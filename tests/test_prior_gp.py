@@ -110,6 +110,24 @@ def test_gp_without_bounds_is_gaussian_with_nominal_coverage() -> None:
     assert np.sqrt(np.mean((pred.mean - yt) ** 2)) < 0.25
 
 
+def test_noise_floor_bounds_the_fitted_noise_from_below() -> None:
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-2, 2, size=(80, 3))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] - 0.3 * X[:, 2] ** 2  # noise-free: evidence drives the noise towards 0
+    Xt = rng.uniform(-2, 2, size=(50, 3))
+    free_model = PriorGPRegressor(random_state=0).fit(X, y)
+    floored_model = PriorGPRegressor(noise_floor=0.1, random_state=0).fit(X, y)
+    free, floored = free_model.predict_dist(Xt), floored_model.predict_dist(Xt)
+    assert floored_model.noise_std_ >= 0.1 * y.std() * (1 - 1e-6) > 10 * free_model.noise_std_
+    noise_free = np.sqrt(free.aleatoric_variance) / y.std()
+    noise_floored = np.sqrt(floored.aleatoric_variance) / y.std()
+    assert np.all(noise_free < 0.02)  # unfloored, the fitted noise all but vanishes
+    assert np.all(noise_floored >= 0.1 * (1 - 1e-6)) and np.all(noise_floored < 0.3)
+    # the floor costs little accuracy on a smooth function
+    yt = np.sin(Xt[:, 0]) + 0.5 * Xt[:, 1] - 0.3 * Xt[:, 2] ** 2
+    assert np.sqrt(np.mean((floored.mean - yt) ** 2)) < 0.1 * y.std() + np.sqrt(np.mean((free.mean - yt) ** 2))
+
+
 def test_gp_save_load_round_trip(tmp_path) -> None:  # noqa: ANN001
     X, y = _hurdle_data(60, 4)
     m = PriorGPRegressor(lower_bound=0.0, random_state=1).fit(X, y)
@@ -156,6 +174,9 @@ def test_gp_errors_name_the_fix() -> None:
         PriorGPRegressor(max_hyper_rows=5).fit(X, y)
     with pytest.raises(InputError, match="tree_features"):
         PriorGPRegressor(tree_features="yes").fit(X, y)
+    for bad in (0.0, 1.5, True, "0.1"):
+        with pytest.raises(InputError, match="noise_floor"):
+            PriorGPRegressor(noise_floor=bad).fit(X, y)
 
 
 def _step_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

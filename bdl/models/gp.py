@@ -75,6 +75,9 @@ _MIN_CLASS_ROWS = 3
 #: Columns up to which a descriptor-only kernel gets one length-scale per column.
 _MAX_ARD = 16
 _JITTER = 1e-8
+#: ``noise_floor=None``: the regression GP's noise standard deviation may go down to this
+#: fraction of the targets' (its WhiteKernel's lower bound is this squared, 1e-6).
+_DEFAULT_NOISE_FLOOR = 1e-3
 #: Gauss-Hermite nodes per latent for the epistemic / aleatoric split.
 _GH_NODES = 12
 #: Temperature of the classifier's latent mean (see the module docstring): folds of the
@@ -164,8 +167,9 @@ def _block_kernel_class() -> type:
     return Block
 
 
-def _kernel(blocks: list[tuple[tuple[int, ...], bool]], noise: bool) -> Any:
-    """Sum over blocks of constant * Matern-5/2 (ARD or isotropic), plus white noise."""
+def _kernel(blocks: list[tuple[tuple[int, ...], bool]], noise: bool, noise_floor: float | None = None) -> Any:
+    """Sum over blocks of constant * Matern-5/2 (ARD or isotropic), plus white noise whose standard
+    deviation (in units of the normalised target) is at least ``noise_floor`` (default 1e-3)."""
     kernels = _sk()
     Block = _block_kernel_class()
     total = None
@@ -176,7 +180,8 @@ def _kernel(blocks: list[tuple[tuple[int, ...], bool]], noise: bool) -> Any:
         part = Block(base, tuple(int(c) for c in columns))
         total = part if total is None else total + part
     if noise:
-        total = total + kernels.WhiteKernel(0.1, (1e-6, 1e1))
+        low = (_DEFAULT_NOISE_FLOOR if noise_floor is None else float(noise_floor)) ** 2
+        total = total + kernels.WhiteKernel(max(0.1, low), (low, 1e1))
     return total
 
 
@@ -272,6 +277,13 @@ class PriorGPRegressor(BayesianRegressor):
         DFT prior (Magpie descriptors) and at least 500 training rows, where they lowered MAE
         and interval score on the development draws of ``benchmarks/small_data.py``; below that,
         and on a smooth low-dimensional landscape (Rohr plates), they did not.
+    noise_floor : float in (0, 1) or None, default None
+        Smallest noise standard deviation of the regression GP, as a fraction of the standard
+        deviation of its training targets. None: 0.001, which lets evidence maximisation drive
+        the noise to almost nothing, and on a small subset it sometimes does: the GP then
+        interpolates and a few far-off rows cost tens of nats. A floor near the measurement
+        noise you know keeps it honest; ``benchmarks/results/noise_floor_tuning.md`` measures
+        0.05 and 0.1 on tuning data (not yet the default).
     random_state : int or None
         Seeds the hyper-parameter subset, restarts and forests.
     progress : bool or None
@@ -287,6 +299,8 @@ class PriorGPRegressor(BayesianRegressor):
         a classifier, or with fewer than 5 training rows in either class).
     n_tree_columns_ : int
         Tree features in use: 0, 1 (regression forest) or 2 (and the classification forest).
+    noise_std_ : float
+        The regression GP's fitted noise standard deviation, in target units.
     kernel_ : str
         The fitted regression kernel, in words (scikit-learn's notation).
     """
@@ -305,6 +319,7 @@ class PriorGPRegressor(BayesianRegressor):
         progress: bool | None = None,
         max_hyper_rows: int | str = "auto",
         tree_features: bool | str = "auto",
+        noise_floor: float | None = None,
     ) -> None:
         self.prior = prior
         self.lower_bound = lower_bound
@@ -315,6 +330,7 @@ class PriorGPRegressor(BayesianRegressor):
         self.progress = progress
         self.max_hyper_rows = max_hyper_rows
         self.tree_features = tree_features
+        self.noise_floor = noise_floor
 
     # ------------------------------------------------------------------ settings
     def _check_params(self) -> None:
@@ -324,6 +340,12 @@ class PriorGPRegressor(BayesianRegressor):
             raise InputError(f"zero_inflated must be 'auto', True or False, got {self.zero_inflated!r}.")
         if self.tree_features not in ("auto", True, False):
             raise InputError(f"tree_features must be 'auto', True or False, got {self.tree_features!r}.")
+        if self.noise_floor is not None and not (
+                isinstance(self.noise_floor, (int, float, np.floating, np.integer)) and not isinstance(self.noise_floor, bool)
+                and 0.0 < float(self.noise_floor) < 1.0):
+            raise InputError(
+                f"noise_floor must be None or a fraction in (0, 1) of the targets' standard deviation, got "
+                f"{self.noise_floor!r}; for example 0.1 keeps the fitted noise at least a tenth of the targets' spread.")
         for name in ("lower_bound", "upper_bound"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)):
@@ -526,7 +548,7 @@ class PriorGPRegressor(BayesianRegressor):
         F = self._scale(raw)
         blocks = self._blocks(X_raw.shape[1])
         restarts = (1 if len(y_raw) <= _AUTO_RESTART_ROWS else 0) if self.n_restarts == "auto" else int(self.n_restarts)
-        gpr = GaussianProcessRegressor(_kernel(blocks, noise=True), normalize_y=True, n_restarts_optimizer=restarts,
+        gpr = GaussianProcessRegressor(_kernel(blocks, noise=True, noise_floor=self.noise_floor), normalize_y=True, n_restarts_optimizer=restarts,
                                        random_state=int(rng.integers(2**31)))
         self.reg_theta_ = self._optimise(gpr, F[rows], y_raw[rows], rng, "regression")
         self.reg_X_, self.reg_y_ = F[rows], y_raw[rows]
@@ -563,6 +585,12 @@ class PriorGPRegressor(BayesianRegressor):
         if self.cls_theta_.size:
             kc = _kernel(blocks, noise=False).clone_with_theta(self.cls_theta_)
             self._cls = (kc, _laplace(kc(self.cls_X_), self.cls_t_))
+
+    @property
+    def noise_std_(self) -> float:
+        """The regression GP's fitted noise standard deviation, in target units."""
+        self._check_fitted()
+        return float(np.sqrt(self._noise_var) * self._t_std)
 
     # ------------------------------------------------------------------ prediction
     def _latents(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
