@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import RESULTS, write_result
-from benchmarks.tree_features_tuning import _cell, _fit_score
+from benchmarks.tree_features_tuning import _cell, _fit_score, tuning_splits
 
 OUT = RESULTS / "noise_floor_tuning"
 FLOORS = (None, 0.05, 0.1)
@@ -34,38 +34,17 @@ def _tag(floor: float | None) -> str:
 
 
 def run() -> list[dict[str, Any]]:
-    from benchmarks.rohr_campaigns import ELEMENTS
-    from benchmarks.small_data import SEED, SIZES, TUNING_PERMUTATION_SEED, TUNING_SUBSETS, _data, _subset
-    from bdl.data import load_rohr2020
+    from benchmarks.small_data import SIZES
 
     cells = []
-    X, y, test, rest = _data(TUNING_PERMUTATION_SEED)
-    for n in SIZES:
-        for s in TUNING_SUBSETS:
-            train = _subset(rest, n, s)
-            seed = int(np.random.SeedSequence([SEED, n, s, 1]).generate_state(1)[0] % 2**31)  # as small_data seeds it
-            for floor in FLOORS:
-                cell = _cell(f"expt_gap_n{n}_s{s}_floor{_tag(floor)}",
-                             lambda: _fit_score(X, y, train, test, "auto", seed, lower_bound=0.0, noise_floor=floor),
-                             OUT)
-                cells.append({"set": "expt_gap (development draws)", "n": n, "draw": s, "floor": floor, **cell})
-                print(f"expt_gap n={n} s={s} floor={floor}: MAE {cell['mae']:.3f} IS {cell['interval_score']:.3f} "
-                      f"NLL {cell['nll']:.3f}", flush=True)
-    rohr = load_rohr2020().reset_index(drop=True)
-    for plate in sorted(int(p) for p in rohr["plate_id"].unique()):
-        frame = rohr[rohr["plate_id"] == plate].reset_index(drop=True)
-        Xp = frame[ELEMENTS].to_numpy(np.float64)
-        yp = frame["overpotential_V"].to_numpy(np.float64)
-        for rows in ROHR_ROWS:
-            for seed in ROHR_SEEDS:
-                order = np.random.default_rng(seed).permutation(len(yp))
-                for floor in FLOORS:
-                    cell = _cell(f"rohr{plate}_n{rows}_s{seed}_floor{_tag(floor)}",
-                                 lambda: _fit_score(Xp, yp, order[:rows], order[rows:], "auto", seed, noise_floor=floor),
-                                 OUT)
-                    cells.append({"set": f"rohr {plate}", "n": rows, "draw": seed, "floor": floor, **cell})
-                    print(f"rohr {plate} n={rows} s={seed} floor={floor}: MAE {cell['mae']:.4f} "
-                          f"IS {cell['interval_score']:.4f} NLL {cell['nll']:.3f}", flush=True)
+    for name, n, draw, X, y, train, test, seed, kw in tuning_splits(SIZES, ROHR_ROWS, ROHR_SEEDS):
+        key = f"expt_gap_n{n}_s{draw}" if name.startswith("expt_gap") else f"{name.replace(' ', '')}_n{n}_s{draw}"
+        for floor in FLOORS:
+            cell = _cell(f"{key}_floor{_tag(floor)}",
+                         lambda: _fit_score(X, y, train, test, "auto", seed, noise_floor=floor, **kw), OUT)
+            cells.append({"set": name, "n": n, "draw": draw, "floor": floor, **cell})
+            print(f"{name} n={n} draw={draw} floor={floor}: MAE {cell['mae']:.4f} IS {cell['interval_score']:.4f} "
+                  f"NLL {cell['nll']:.3f}", flush=True)
     return cells
 
 

@@ -53,36 +53,39 @@ def _fit_score(X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, trees
     return {**_score(model.predict_dist(Xte), y[test]), "fit_seconds": round(fit_s, 2), "noise_sd": model.noise_std_}
 
 
-def run() -> list[dict[str, Any]]:
+def tuning_splits(gap_sizes: Any, rohr_rows: Any, rohr_seeds: Any) -> Any:
+    """The tuning fits, one tuple per split: (data set, n, draw, X, y, train, test, seed, the
+    surrogate's keyword arguments for that data): the development draws of ``small_data.py`` at
+    ``gap_sizes``, then each Rohr plate's random splits of ``rohr_rows`` training rows."""
     from benchmarks.rohr_campaigns import ELEMENTS
     from benchmarks.small_data import SEED, TUNING_PERMUTATION_SEED, TUNING_SUBSETS, _data, _subset
     from bdl.data import load_rohr2020
 
-    cells = []
     X, y, test, rest = _data(TUNING_PERMUTATION_SEED)
-    for n in GAP_SIZES:
+    for n in gap_sizes:
         for s in TUNING_SUBSETS:
-            train = _subset(rest, n, s)
-            seed = int(np.random.SeedSequence([SEED, n, s, 1]).generate_state(1)[0] % 2**31)
-            for trees in (False, True):
-                cell = _cell(f"expt_gap_n{n}_s{s}_trees{int(trees)}",
-                             lambda: _fit_score(X, y, train, test, trees, seed, lower_bound=0.0))
-                cells.append({"set": "expt_gap (development draws)", "n": n, "draw": s, "trees": trees, **cell})
-                print(f"expt_gap n={n} s={s} trees={trees}: MAE {cell['mae']:.3f} IS {cell['interval_score']:.3f}",
-                      flush=True)
+            seed = int(np.random.SeedSequence([SEED, n, s, 1]).generate_state(1)[0] % 2**31)  # as small_data seeds it
+            yield "expt_gap (development draws)", n, s, X, y, _subset(rest, n, s), test, seed, {"lower_bound": 0.0}
     rohr = load_rohr2020().reset_index(drop=True)
     for plate in sorted(int(p) for p in rohr["plate_id"].unique()):
         frame = rohr[rohr["plate_id"] == plate].reset_index(drop=True)
         Xp = frame[ELEMENTS].to_numpy(np.float64)
         yp = frame["overpotential_V"].to_numpy(np.float64)
-        for seed in ROHR_SEEDS:
-            order = np.random.default_rng(seed).permutation(len(yp))
-            for trees in (False, True):
-                cell = _cell(f"rohr{plate}_s{seed}_trees{int(trees)}",
-                             lambda: _fit_score(Xp, yp, order[:ROHR_ROWS], order[ROHR_ROWS:], trees, seed))
-                cells.append({"set": f"rohr {plate}", "n": ROHR_ROWS, "draw": seed, "trees": trees, **cell})
-                print(f"rohr {plate} s={seed} trees={trees}: MAE {cell['mae']:.4f} IS {cell['interval_score']:.4f}",
-                      flush=True)
+        for rows in rohr_rows:
+            for seed in rohr_seeds:
+                order = np.random.default_rng(seed).permutation(len(yp))
+                yield f"rohr {plate}", rows, seed, Xp, yp, order[:rows], order[rows:], seed, {}
+
+
+def run() -> list[dict[str, Any]]:
+    cells = []
+    for name, n, draw, X, y, train, test, seed, kw in tuning_splits(GAP_SIZES, (ROHR_ROWS,), ROHR_SEEDS):
+        key = f"expt_gap_n{n}_s{draw}" if name.startswith("expt_gap") else f"{name.replace(' ', '')}_s{draw}"
+        for trees in (False, True):
+            cell = _cell(f"{key}_trees{int(trees)}", lambda: _fit_score(X, y, train, test, trees, seed, **kw))
+            cells.append({"set": name, "n": n, "draw": draw, "trees": trees, **cell})
+            print(f"{name} n={n} draw={draw} trees={trees}: MAE {cell['mae']:.4f} IS {cell['interval_score']:.4f}",
+                  flush=True)
     return cells
 
 
