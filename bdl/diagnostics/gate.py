@@ -76,7 +76,7 @@ class GatePolicy:
         not lure an acquisition function, and with the few training points of a campaign an
         MDN invents modes often enough that gating those costs more than it saves: in
         ``benchmarks/results/gate_campaigns.md`` skipping every flagged candidate cut the
-        phantom experiments by 44 % on the tuning seeds and found less of the top 1 %; skipping
+        phantom experiments by 41 % on the tuning seeds and found less of the top 1 %; skipping
         those at or above the median std cut them by 58 % there and found the most of it, and
         on 20 held-out seeds by 48 %, while finding the top 1 % faster than no gate. None
         gates every flagged candidate.
