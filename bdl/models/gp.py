@@ -278,8 +278,9 @@ class PriorGPRegressor(BayesianRegressor):
         and interval score on the development draws of ``benchmarks/small_data.py``; below that,
         and on a smooth low-dimensional landscape (Rohr plates), they did not.
     noise_floor : float in (0, 1) or None, default None
-        Smallest noise standard deviation of the regression GP, as a fraction of the standard
-        deviation of its training targets. None: 0.001, which lets evidence maximisation drive
+        Smallest noise standard deviation of the regression GP (the continuous part of a
+        hurdle), as a fraction of the standard deviation of the targets its hyper-parameters are
+        chosen on (see ``max_hyper_rows``). None: 0.001, which lets evidence maximisation drive
         the noise to almost nothing, and on a small subset it sometimes does: the GP then
         interpolates and a few far-off rows cost tens of nats. A floor near the measurement
         noise you know keeps it honest; ``benchmarks/results/noise_floor_tuning.md`` measures
@@ -548,8 +549,8 @@ class PriorGPRegressor(BayesianRegressor):
         F = self._scale(raw)
         blocks = self._blocks(X_raw.shape[1])
         restarts = (1 if len(y_raw) <= _AUTO_RESTART_ROWS else 0) if self.n_restarts == "auto" else int(self.n_restarts)
-        gpr = GaussianProcessRegressor(_kernel(blocks, noise=True, noise_floor=self.noise_floor), normalize_y=True, n_restarts_optimizer=restarts,
-                                       random_state=int(rng.integers(2**31)))
+        gpr = GaussianProcessRegressor(_kernel(blocks, noise=True, noise_floor=self.noise_floor), normalize_y=True,
+                                       n_restarts_optimizer=restarts, random_state=int(rng.integers(2**31)))
         self.reg_theta_ = self._optimise(gpr, F[rows], y_raw[rows], rng, "regression")
         self.reg_X_, self.reg_y_ = F[rows], y_raw[rows]
         self.reg_kernel_text_ = str(gpr.kernel_)
