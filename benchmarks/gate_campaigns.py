@@ -344,7 +344,7 @@ def main() -> None:
         + "\n".join(t_lines) + "\n\n" + TUNING_READING + "\n"
     )
     held = [r for r in results if r["seed"] in HELD_OUT_SEEDS]
-    held_text, held_summary, _ = _held_out_section(held, budget)
+    held_text, held_summary = _held_out_section(held, budget)
     text += held_text
     if args.quick:
         print(text)
@@ -354,12 +354,11 @@ def main() -> None:
     print(text)
 
 
-def _held_out_section(results: list[dict[str, Any]], budget: int) -> tuple[str, dict[str, Any], bool | None]:
+def _held_out_section(results: list[dict[str, Any]], budget: int) -> tuple[str, dict[str, Any]]:
     """The markdown of the held-out seeds (the default gate against no gate, per batch of seeds
-    and pooled), their summary, and whether the issue-13 floor is met on all of them together
-    (None without both arms)."""
+    and pooled, with the issue-13 floor judged on all of them together) and their summary."""
     if not results:
-        return "", {}, None
+        return "", {}
     seeds = sorted({r["seed"] for r in results})
     lines, summary = _table(results, budget)
     text = (f"\n## Seeds {seeds[0]}-{seeds[-1]}: held out, the default gate (each seed run once, after the default was "
@@ -379,7 +378,7 @@ def _held_out_section(results: list[dict[str, Any]], budget: int) -> tuple[str, 
                  + "\n\n" + HELD_OUT_READING + "\n")
     gate, base = summary.get(DEFAULT_ARM), summary.get("no gate")
     if not gate or not base:
-        return text, summary, None
+        return text, summary
     common = sorted(set(gate["seeds"]) & set(base["seeds"]))
     d = np.array([gate["found_mean_over_campaign"][gate["seeds"].index(k)]
                   - base["found_mean_over_campaign"][base["seeds"].index(k)] for k in common])
@@ -390,7 +389,7 @@ def _held_out_section(results: list[dict[str, Any]], budget: int) -> tuple[str, 
              f"all held-out seeds ({len(common)} paired, each on a fresh pool, pool seed 1000 + seed): "
              f"**{'met' if verdict else 'NOT met'}** (cut {gate.get('phantom_cut', 0):.1%}, mean difference "
              f"{d.mean():+.3f}, lower bound {bound:+.3f}).\n")
-    return text, summary, verdict
+    return text, summary
 
 
 if __name__ == "__main__":
