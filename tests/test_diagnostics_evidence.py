@@ -301,11 +301,18 @@ def test_triage_with_supporting_evidence_keeps_the_verdict_and_says_why() -> Non
     assert "Ashman's D" in df["reasons"].iloc[0] and "kurtosis" in df["reasons"].iloc[0]
     # a low residual kurtosis alone backs two modes, not a wrong noise model
     assert two_only_backs_bimodal(yes)
-    # a held-out gain alone backs a wrong shape (heavy tails, noise), not two modes: the MDN's modes are held
+    # a held-out gain alone backs a wrong shape, not two outcomes: the MDN's modes count as a wrong shape
+    # (before, they were held and called ok, and expected improvement spent rounds on them)
     shape = evidence_from_gains(np.tile([0.9, 0.1, 0.5], 50), n_folds=3)
     assert shape.supports_misspecified and not shape.supports_bimodal
-    held = triage(bnn, mdn, evidence=shape)
-    assert held["status"].astype(str).tolist() == ["ok", "ok"] and held["held_by_evidence"].tolist() == [True, False]
+    wrong = triage(bnn, mdn, evidence=shape)
+    assert wrong["status"].astype(str).tolist() == ["misspecified", "ok"]
+    assert wrong["unconfirmed_modes"].tolist() == [True, False] and not wrong["held_by_evidence"].any()
+    assert not wrong["is_bimodal"].any() and wrong["mdn_bimodal"].tolist() == [True, False]
+    assert "not yet two outcomes" in wrong["reasons"].iloc[0] and "nats per row better" in wrong["reasons"].iloc[0]
+    # with no test rejecting, the modes are held, never counted as a wrong shape
+    none = evidence_from_gains(np.tile([-0.1, 0.05], 100), n_folds=3)
+    assert not triage(bnn, mdn, evidence=none)["unconfirmed_modes"].any()
     with pytest.raises(InputError, match="MixtureEvidence"):
         triage(bnn, mdn, evidence="yes")
 

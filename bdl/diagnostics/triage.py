@@ -27,7 +27,12 @@ candidate with a status, the reasons in words and the numbers behind them:
     The Gaussian is the wrong shape: heavy tails (MDN tail probability above
     ``max_tail_ratio`` times a Gaussian's), a Gaussian putting ``max_mass_below_bound`` or more of its mass
     below a physical lower bound (band gaps below 0), or a noise level the BNN gets wrong by a
-    factor (``max_noise_ratio``, BNN aleatoric variance vs MDN variance).
+    factor (``max_noise_ratio``, BNN aleatoric variance vs MDN variance). With ``evidence=``
+    whose shape test rejects one Gaussian while its two-outcomes test does not, the MDN's modes
+    count here too (column ``unconfirmed_modes``): the data are shown not to be one Gaussian,
+    two outcomes are not shown yet. Before, such candidates were ``ok``, and in the simulated
+    gate campaigns (``benchmarks/gate_campaigns.py``) expected improvement sent whole rounds
+    to them: their Gaussian spread, the distance between two outcomes, looked like ignorance.
 ``unsure``
     With ``evidence=`` (:func:`bdl.diagnostics.heldout_evidence`) only: the MDN's shape would
     flag the candidate, but the held-out tests could not tell the data from one Gaussian and
@@ -302,6 +307,13 @@ def _reasons(df: pd.DataFrame, th: TriageThresholds, lower_bound: float | None) 
                 f"(max - min; bimodal from {th.min_replicate_spread:g}): it likely has more than one outcome, "
                 "e.g. two polymorphs"
             )
+        if cols["unconfirmed_modes"][i]:
+            parts.append(
+                f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} and "
+                f"{cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; Ashman's D {cols['ashman_d'][i]:.2f}): the "
+                "held-out test backs a shape one Gaussian misses, not yet two outcomes, so this counts as a wrong "
+                "shape rather than bimodal"
+            )
         if cols["is_bimodal"][i] and cols["mdn_bimodal"][i]:
             parts.append(
                 f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} and "
@@ -382,10 +394,12 @@ def triage(
         The held-out test of :func:`bdl.diagnostics.heldout_evidence` on the training rows.
         When given, the MDN's "bimodal" flags count only when its two-outcomes test rejects one
         Gaussian (``supports_bimodal``), its heavy-tail and noise-ratio flags only when its shape
-        test does (``supports_misspecified``); clean data are then flagged only in the fits
-        where a test rejects (nominal 0.5 % + 2.5 % at ``alpha = 0.05``; the measured rates on
-        fresh synthetic draws are in ``benchmarks/results/diagnostics_synthetic.md``). Once a
-        test rejects, every candidate the MDN flags counts, also where the inputs are clean.
+        test does (``supports_misspecified``), and its modes count as a wrong shape
+        (``misspecified``) when only the shape test rejects; clean data are then flagged only in
+        the fits where a test rejects (nominal 0.5 % + 2.5 % at ``alpha = 0.05``; the measured
+        rates on fresh synthetic draws are in ``benchmarks/results/diagnostics_synthetic.md``).
+        Once a test rejects, every candidate the MDN flags for what it backs counts, also where
+        the inputs are clean.
         Its words go into the reasons and ``df.attrs["evidence"]``.
 
     Returns
@@ -394,7 +408,8 @@ def triage(
         ``status`` (one of :data:`STATUSES`), ``reasons`` (words; empty when ok), the flags
         ``is_bimodal``, ``mdn_bimodal`` (the MDN modes' verdict), ``replicate_bimodal``,
         ``is_ood``, ``is_misspecified``, ``in_valley``, ``heavy_tails``,
-        ``bound_violation``, ``noise_mismatch``, and the numbers: ``replicate_spread`` (NaN
+        ``bound_violation``, ``noise_mismatch``, ``unconfirmed_modes`` (MDN modes counted as a
+        wrong shape, see ``evidence``), ``held_by_evidence``, and the numbers: ``replicate_spread`` (NaN
         without a replicate model), ``bnn_mean``, ``bnn_std``,
         ``epistemic_share`` (NaN when the BNN has no split), ``mdn_mean``, ``mdn_std``,
         ``n_modes``, ``mode_1``, ``mode_2``, ``mass_1``, ``mass_2``, ``second_mass``,
@@ -475,18 +490,24 @@ def triage(
         bnn_below = mdn_below = np.full(n, np.nan)
         bound_violation = np.zeros(n, dtype=bool)
     held = np.zeros(n, dtype=bool)
+    unconfirmed_modes = np.zeros(n, dtype=bool)
     if evidence is not None:
         if not all(hasattr(evidence, a) for a in ("supports_bimodal", "supports_misspecified", "decision")):
             raise InputError(f"evidence must be a bdl.diagnostics.MixtureEvidence, got {type(evidence).__name__}.")
         if not evidence.supports_bimodal:
-            held |= is_bimodal & ~replicate_bimodal
+            mdn_only = is_bimodal & ~replicate_bimodal
             is_bimodal = is_bimodal & replicate_bimodal
+            if evidence.supports_misspecified:
+                # the shape test backs the MDN's shape, modes included; two outcomes are not shown yet
+                unconfirmed_modes = mdn_only
+            else:
+                held |= mdn_only
         if not evidence.supports_misspecified:
             held |= heavy | noise_mismatch
             heavy = np.zeros(n, dtype=bool)
             noise_mismatch = np.zeros(n, dtype=bool)
         held &= ~(is_bimodal | heavy | noise_mismatch | bound_violation)
-    is_mis = heavy | noise_mismatch | bound_violation
+    is_mis = heavy | noise_mismatch | bound_violation | unconfirmed_modes
     is_unsure = held & (evidence is not None and evidence.decision == "unsure")
 
     if ood is None and X_train is not None:
@@ -520,6 +541,7 @@ def triage(
             "heavy_tails": heavy,
             "bound_violation": bound_violation,
             "noise_mismatch": noise_mismatch,
+            "unconfirmed_modes": unconfirmed_modes,
             "held_by_evidence": held,
             "bnn_mean": bnn_mean,
             "bnn_std": np.sqrt(bnn_var),
