@@ -290,13 +290,17 @@ def _table(results: list[dict[str, Any]], budget: int) -> tuple[list[str], dict[
 def _status_table(results: list[dict[str, Any]], n_initial: int) -> list[str]:
     """Proposals after the initial design by triage status and by whether they were phantom."""
     rows = []
+    pools: dict[tuple[int, int], np.ndarray] = {}  # (size, pool seed) -> two_phase
     for arm in ARMS:
         rs = [r for r in results if r["arm"] == arm and any(t is not None for t in r.get("triage", []))]
         if not rs:
             continue
         counts: dict[tuple[str, bool], int] = {}
         for r in rs:
-            two_phase = make_pool(int(r["n_pool"]), seed=int(r.get("pool_seed", 0)))["two_phase"].to_numpy()
+            key_pool = (int(r["n_pool"]), int(r.get("pool_seed", 0)))
+            if key_pool not in pools:
+                pools[key_pool] = make_pool(key_pool[0], seed=key_pool[1])["two_phase"].to_numpy()
+            two_phase = pools[key_pool]
             for i, status in zip(r["order"][n_initial:], r["triage"][n_initial:]):
                 key = (str(status), bool(two_phase[i]))
                 counts[key] = counts.get(key, 0) + 1

@@ -74,11 +74,9 @@ def build(progress: bool = True) -> dict[str, np.ndarray]:
     threshold, cv_ba = choose_spread_threshold(oof, spread)
     sel = (spread > 1.5) | (spread < 0.3)
     lab = spread[sel] > 1.5
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
-    r = rankdata(oof[sel])
-    n1, n0 = int(lab.sum()), int((~lab).sum())
-    cv_auc = float((r[lab].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    cv_auc = float(roc_auc_score(lab, oof[sel]))
     flag = oof[sel] >= threshold
     cv_tpr, cv_tnr = float(flag[lab].mean()), float((~flag[~lab]).mean())
 
@@ -102,8 +100,8 @@ def build(progress: bool = True) -> dict[str, np.ndarray]:
         "cv_balanced_accuracy": round(cv_ba, 4),
         "cv_tpr": round(cv_tpr, 4),
         "cv_tnr": round(cv_tnr, 4),
-        "cv_n_pos": n1,
-        "cv_n_neg": n0,
+        "cv_n_pos": int(lab.sum()),
+        "cv_n_neg": int((~lab).sum()),
         "feature_names": [str(c) for c in Xdf.columns],
         "sklearn": sklearn.__version__,
     }
