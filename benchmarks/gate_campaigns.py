@@ -1,6 +1,6 @@
 """The cautionary tale, end to end: simulated campaigns with and without the diagnostics gate.
 
-``python -m benchmarks.gate_campaigns [--quick] [--table-only] [--arms A;B] [--trace SEED]``
+``python -m benchmarks.gate_campaigns [--quick] [--table-only] [--arms A;B] [--workers N] [--trace SEED]``
 
 The pool (known truth, built here): 1500 candidates with 3 descriptors in the unit cube and a
 smooth property with one peak (the top 1 % sits there). Two balls of the descriptor space are
@@ -340,11 +340,40 @@ def lower_bound_90(d: np.ndarray) -> float:
     return float(d.mean() - t.ppf(0.9, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
 
 
+def _run_missing(plan: list[tuple[str, int]], budget: int, quick: bool, workers: int) -> None:
+    """Run the campaigns of ``plan`` that are not cached yet, each in a fresh process, ``workers`` at a time.
+
+    One process per campaign: TensorFlow keeps some memory of every ``tf.function`` a fit creates
+    (tensorflow/tensorflow#62854), about 6 MB per network fit here, so one process running campaign
+    after campaign grew by about 1 GB per campaign and swapped after a dozen on 24 GB.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from benchmarks import gate_campaigns  # by its import name, also when this file runs as __main__
+
+    todo = [(arm, seed) for arm, seed in plan if not _cache_path(arm, budget, seed).exists()]
+    if not todo:
+        return
+    print(f"{len(todo)} campaigns to run, {workers} at a time", flush=True)
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+                             max_tasks_per_child=1) as ex:
+        futures = {ex.submit(gate_campaigns.run_one, arm, seed, budget, quick): (arm, seed) for arm, seed in todo}
+        for done, fut in enumerate(as_completed(futures), 1):
+            arm, seed = futures[fut]
+            r = fut.result()
+            print(f"[{done}/{len(todo)}] {arm} seed {seed}: phantom {r['phantom']}, first top-1% "
+                  f"{r['experiments_to_first']}, all {r['experiments_to_all']}, best {r['best']:.3f} "
+                  f"({r['seconds']:.0f} s)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 60, short training")
     parser.add_argument("--table-only", action="store_true", help="only campaigns already cached")
     parser.add_argument("--arms", default=";".join(ARMS), help="semicolon-separated subset of the arms to run")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="campaigns run at once, each in a fresh process (default 1)")
     parser.add_argument("--trace", type=int, metavar="SEED", default=None,
                         help="re-run the default gate's campaign of SEED and tabulate it round by round")
     args = parser.parse_args()
@@ -361,14 +390,9 @@ def main() -> None:
     budget = 60 if args.quick else 150
     plan = ([(arm, s) for arm in arms for s in range(2)] if args.quick else
             [(arm, s) for arm in arms for s in TUNING_SEEDS] + _held_out_plan(arms))
-    results = []
-    for arm, seed in plan:
-        if args.table_only and not _cache_path(arm, budget, seed).exists():
-            continue
-        r = run_one(arm, seed, budget, args.quick)
-        results.append(r)
-        print(f"{arm:14s} seed {seed}: phantom {r['phantom']}, first top-1% {r['experiments_to_first']}, "
-              f"all {r['experiments_to_all']}, best {r['best']:.3f} ({r['seconds']:.0f} s)", flush=True)
+    if not args.table_only:
+        _run_missing(plan, budget, args.quick, args.workers)
+    results = [run_one(arm, seed, budget, args.quick) for arm, seed in plan if _cache_path(arm, budget, seed).exists()]
     pool = make_pool()
     n_after = budget - 20
     tuning = [r for r in results if r["seed"] in TUNING_SEEDS]
