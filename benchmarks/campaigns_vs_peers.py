@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import RESULTS, write_result
+from benchmarks._common import RESULTS, run_in_fresh_processes, write_result
 from bdl.models.base import BayesianRegressor
 
 CACHE = RESULTS / "campaigns_vs_peers"
@@ -261,20 +261,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="campaign seeds first-seed, first-seed + 1, ... (the scored seeds are 0-4; tune on others)")
     parser.add_argument("--table-only", action="store_true", help="only tabulate the cached campaigns")
+    parser.add_argument("--workers", type=int, default=1, help="campaigns run at once, each in a fresh process")
     args = parser.parse_args(argv)
     sets, arms = args.sets.split(","), args.arms.split(",")
+    plan = [(s, a, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)  # seeds outermost
+            for s in sets for a in arms
+            # no window form, or the window default itself
+            if not (s == "expt_gap_window" and (a == "rf_greedy" or a in STRATEGY_ARMS))]
+    cached = lambda t: (CACHE / f"{t[0]}_{t[1]}_s{t[2]}.json").exists()  # noqa: E731
+    if not args.table_only:
+        run_in_fresh_processes(run_one, [t for t in plan if not cached(t)], args.workers)
     results = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):  # seeds outermost: balanced partial results
-        for s in sets:
-            for a in arms:
-                path = CACHE / f"{s}_{a}_s{seed}.json"
-                extreme_only = a == "rf_greedy" or a in STRATEGY_ARMS  # no window form, or the window default itself
-                if args.table_only and not path.exists() or (s == "expt_gap_window" and extreme_only):
-                    continue
-                r = run_one(s, a, seed)
-                results.append(r)
-                print(f"{s} {a} seed {seed}: found {r['found']}/{r['n_targets']} in {r['experiments']}, "
-                      f"AF(all) {r['acceleration_all']:.2f}, EF {r['enhancement']:.2f}, {r['seconds']:.0f} s", flush=True)
+    for s, a, seed in plan:
+        if not cached((s, a, seed)):
+            continue
+        r = run_one(s, a, seed)
+        results.append(r)
+        print(f"{s} {a} seed {seed}: found {r['found']}/{r['n_targets']} in {r['experiments']}, "
+              f"AF(all) {r['acceleration_all']:.2f}, EF {r['enhancement']:.2f}, {r['seconds']:.0f} s", flush=True)
     md, summary = _markdown(results, sets, arms)
     name = "campaigns_vs_peers" if args.first_seed == 0 else "campaigns_vs_peers_tuning"  # tuning seeds apart
     if args.first_seed != 0:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks._common import RESULTS, write_result
+from benchmarks._common import RESULTS, run_in_fresh_processes, write_result
 
 CACHE = RESULTS / "gate"
 #: Campaigns of the gated arms run with triage v1 (until 2026-12-01), when MDN modes that only the
@@ -353,33 +353,6 @@ def lower_bound_90(d: np.ndarray) -> float:
     return float(d.mean() - t.ppf(0.9, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
 
 
-def _run_missing(plan: list[tuple[str, int]], budget: int, quick: bool, workers: int) -> None:
-    """Run the campaigns of ``plan`` that are not cached yet, each in a fresh process, ``workers`` at a time.
-
-    One process per campaign: TensorFlow keeps some memory of every ``tf.function`` a fit creates
-    (tensorflow/tensorflow#62854), about 6 MB per network fit here, so one process running campaign
-    after campaign grew by about 1 GB per campaign and swapped after a dozen on 24 GB.
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from benchmarks import gate_campaigns  # by its import name, also when this file runs as __main__
-
-    todo = [(arm, seed) for arm, seed in plan if not _cache_path(arm, budget, seed).exists()]
-    if not todo:
-        return
-    print(f"{len(todo)} campaigns to run, {workers} at a time", flush=True)
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"),
-                             max_tasks_per_child=1) as ex:
-        futures = {ex.submit(gate_campaigns.run_one, arm, seed, budget, quick): (arm, seed) for arm, seed in todo}
-        for done, fut in enumerate(as_completed(futures), 1):
-            arm, seed = futures[fut]
-            r = fut.result()
-            print(f"[{done}/{len(todo)}] {arm} seed {seed}: phantom {r['phantom']}, first top-1% "
-                  f"{r['experiments_to_first']}, all {r['experiments_to_all']}, best {r['best']:.3f} "
-                  f"({r['seconds']:.0f} s)", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 60, short training")
@@ -404,7 +377,8 @@ def main() -> None:
     plan = ([(arm, s) for arm in arms for s in range(2)] if args.quick else
             [(arm, s) for arm in arms for s in TUNING_SEEDS] + _held_out_plan(arms))
     if not args.table_only:
-        _run_missing(plan, budget, args.quick, args.workers)
+        run_in_fresh_processes(run_one, [(arm, seed, budget, args.quick) for arm, seed in plan
+                                         if not _cache_path(arm, budget, seed).exists()], args.workers)
     results = [run_one(arm, seed, budget, args.quick) for arm, seed in plan if _cache_path(arm, budget, seed).exists()]
     pool = make_pool()
     n_after = budget - 20

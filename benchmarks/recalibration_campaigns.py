@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import RESULTS, write_result
+from benchmarks._common import RESULTS, run_in_fresh_processes, write_result
 from benchmarks.campaigns_vs_peers import _af_all, run_one
 
 CACHE = RESULTS / "recalibration_campaigns"
@@ -67,13 +67,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", default="perovskite,expt_gap_window,rohr3496,rohr3851,rohr3860,rohr4098")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--table-only", action="store_true", help="only tabulate the cached campaigns")
+    parser.add_argument("--workers", type=int, default=1, help="campaigns run at once, each in a fresh process")
     args = parser.parse_args(argv)
     sets = args.sets.split(",")
+    cached = lambda s, a, seed: (CACHE / f"{s}_{a}_s{seed}.json").exists()  # noqa: E731
+    plan = [(s, a, seed) for seed in range(args.seeds) for s in sets for a in ARMS]  # seeds outermost
+    plan += [("expt_gap_window", a, seed) for seed in CONFIRM_SEEDS for a in ARMS[:2]]
+    if not args.table_only:
+        run_in_fresh_processes(run_one, [(s, a, seed, CACHE) for s, a, seed in plan if not cached(s, a, seed)],
+                               args.workers)
     results = []
-    for seed in range(args.seeds):  # seeds outermost: an interrupted run leaves balanced partial results
+    for seed in range(args.seeds):
         for s in sets:
             for a in ARMS:
-                if args.table_only and not (CACHE / f"{s}_{a}_s{seed}.json").exists():
+                if not cached(s, a, seed):
                     continue
                 r = run_one(s, a, seed, cache=CACHE)
                 results.append(r)
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     md, summary = _markdown(results, sets)
     # the window set's confirmation: seeds 10-14, run after seeds 0-3 had been looked at
     confirm = [run_one("expt_gap_window", a, seed, cache=CACHE) for seed in CONFIRM_SEEDS for a in ARMS[:2]
-               if (CACHE / f"expt_gap_window_{a}_s{seed}.json").exists() or not args.table_only]
+               if cached("expt_gap_window", a, seed)]
     if confirm:
         c_md, c_summary = _markdown(confirm, ["expt_gap_window"])
         md += ("\n## Confirmation on fresh seeds (band-gap window)\n\nSeeds 0-3 suggested that isotonic "
