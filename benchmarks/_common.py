@@ -51,19 +51,15 @@ def write_result(name: str, payload: dict[str, Any], markdown: str) -> Path:
     return path
 
 
-def run_in_fresh_processes(fn: Any, tasks: list[tuple[Any, ...]], workers: int = 1) -> dict[tuple[Any, ...], Any]:
+def run_in_fresh_processes(fn: Any, tasks: list[tuple[Any, ...]], workers: int = 1) -> None:
     """``fn(*task)`` for every task, each call in a fresh process, ``workers`` at a time.
 
     For the campaign benchmarks, whose ``run_one`` caches its result: TensorFlow keeps some memory
     of every ``tf.function`` a fit creates (tensorflow/tensorflow#62854), about 6 MB per network
     fit here, so one process running campaign after campaign grew by about 1 GB per campaign and
     swapped after a dozen on 24 GB. ``fn`` is looked up by its module's import name, so that it
-    also works when that module runs as ``python -m``. Prints one line per finished call.
-
-    Returns
-    -------
-    dict
-        task -> ``fn(*task)``.
+    also works when that module runs as ``python -m``. Prints one line per finished call; the
+    callers read the results from their caches afterwards.
     """
     import importlib
     import multiprocessing
@@ -77,15 +73,12 @@ def run_in_fresh_processes(fn: Any, tasks: list[tuple[Any, ...]], workers: int =
             raise RuntimeError("run the benchmark as `python -m benchmarks.NAME`, so its workers can import it.")
         module = spec.name
     target = getattr(importlib.import_module(module), fn.__name__)
-    out: dict[tuple[Any, ...], Any] = {}
     if not tasks:
-        return out
+        return
     print(f"{len(tasks)} campaigns to run, {max(1, workers)} at a time, each in a fresh process", flush=True)
     with ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=multiprocessing.get_context("spawn"),
                              max_tasks_per_child=1) as ex:
         futures = {ex.submit(target, *task): tuple(task) for task in tasks}
         for done, fut in enumerate(as_completed(futures), 1):
-            task = futures[fut]
-            out[task] = fut.result()
-            print(f"[{done}/{len(tasks)}] {' '.join(map(str, task))} done", flush=True)
-    return out
+            fut.result()  # raises a failed campaign's error here
+            print(f"[{done}/{len(tasks)}] {' '.join(map(str, futures[fut]))} done", flush=True)

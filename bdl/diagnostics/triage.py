@@ -301,6 +301,8 @@ def _reasons(df: pd.DataFrame, th: TriageThresholds, lower_bound: float | None) 
     cols = {c: df[c].to_numpy() for c in df.columns}
     for i in range(len(df)):
         parts: list[str] = []
+        modes = (f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} "
+                 f"and {cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; Ashman's D {cols['ashman_d'][i]:.2f})")
         if cols["replicate_bimodal"][i]:
             parts.append(
                 f"replicates of inputs like this one are predicted to spread over {cols['replicate_spread'][i]:.3g} "
@@ -308,18 +310,11 @@ def _reasons(df: pd.DataFrame, th: TriageThresholds, lower_bound: float | None) 
                 "e.g. two polymorphs"
             )
         if cols["unconfirmed_modes"][i]:
-            parts.append(
-                f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} and "
-                f"{cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; Ashman's D {cols['ashman_d'][i]:.2f}): the "
-                "held-out test backs a shape one Gaussian misses, not yet two outcomes, so this counts as a wrong "
-                "shape rather than bimodal"
-            )
+            parts.append(f"{modes}: the held-out test backs a shape one Gaussian misses, not yet two outcomes, so "
+                         "this counts as a wrong shape rather than bimodal")
         if cols["is_bimodal"][i] and cols["mdn_bimodal"][i]:
-            parts.append(
-                f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} and "
-                f"{cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; Ashman's D {cols['ashman_d'][i]:.2f}); "
-                f"the spread between them explains {cols['between_mode_share'][i]:.0%} of the BNN's variance"
-            )
+            parts.append(f"{modes}; the spread between them explains {cols['between_mode_share'][i]:.0%} of the "
+                         "BNN's variance")
             if cols["in_valley"][i]:
                 parts.append(
                     f"the BNN mean {cols['bnn_mean'][i]:.3g} falls in the valley between the modes (MDN density there "
