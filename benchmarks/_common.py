@@ -54,12 +54,13 @@ def write_result(name: str, payload: dict[str, Any], markdown: str) -> Path:
 def run_in_fresh_processes(fn: Any, tasks: list[tuple[Any, ...]], workers: int = 1) -> None:
     """``fn(*task)`` for every task, each call in a fresh process, ``workers`` at a time.
 
-    For the campaign benchmarks, whose ``run_one`` caches its result: TensorFlow keeps some memory
-    of every ``tf.function`` a fit creates (tensorflow/tensorflow#62854), about 6 MB per network
-    fit here, so one process running campaign after campaign grew by about 1 GB per campaign and
-    swapped after a dozen on 24 GB. ``fn`` is looked up by its module's import name, so that it
-    also works when that module runs as ``python -m``. Prints one line per finished call; the
-    callers read the results from their caches afterwards.
+    For the campaign benchmarks, whose ``run_one`` caches its result: ``workers`` campaigns run side
+    by side, and a process's memory goes back to the system when its campaign ends. (Until the
+    optimiser fix in :func:`bdl.models._tf.make_optimizer` every network fit kept about 4 MB, and
+    one process running campaign after campaign grew by about 1 GB per campaign; about 0.7 MB per
+    fit is still kept.) ``fn`` is looked up by its module's import name, so that it also works
+    when that module runs as ``python -m``. Prints one line per finished call; the callers read
+    the results from their caches afterwards.
     """
     import importlib
     import multiprocessing
