@@ -85,6 +85,7 @@ SUITES = {
         ["--seeds", "1", "--sets", "perovskite"] if quick else []),
     "prior_transfer": lambda quick: __import__("benchmarks.prior_transfer", fromlist=["main"]).main(
         ["--subsets", "1", "--sets", "perovskite", "--n", "20"] if quick else []),
+    "fit_memory": lambda quick: __import__("benchmarks.fit_memory", fromlist=["main"]).main(),  # a few minutes either way
 }
 
 
