@@ -256,7 +256,8 @@ def _markdown(results: list[dict[str, Any]], sets: list[str], arms: list[str]) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default="rohr3496,rohr3851,rohr3860,rohr4098,perovskite,expt_gap_window")
-    parser.add_argument("--arms", default=",".join(ARMS))
+    # the scored table also shows the default surrogate with EI (the default strategy it replaced)
+    parser.add_argument("--arms", default=",".join([*ARMS, "prior_gp_ei"]))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0,
                         help="campaign seeds first-seed, first-seed + 1, ... (the scored seeds are 0-4; tune on others)")
