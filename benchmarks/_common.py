@@ -58,9 +58,9 @@ def run_in_fresh_processes(fn: Any, tasks: list[tuple[Any, ...]], workers: int =
     by side, and a process's memory goes back to the system when its campaign ends. (Until the
     optimiser fix in :func:`bdl.models._tf.make_optimizer` every network fit kept about 4 MB, and
     one process running campaign after campaign grew by about 1 GB per campaign; see
-    ``results/fit_memory.md`` for what is still kept.) ``fn`` is looked up by its module's import name, so that it also works
-    when that module runs as ``python -m``. Prints one line per finished call; the callers read
-    the results from their caches afterwards.
+    ``results/fit_memory.md`` for what is still kept.) ``fn`` is looked up by its module's import
+    name, so that it also works when that module runs as ``python -m``. Prints one line per
+    finished call; the callers read the results from their caches afterwards.
     """
     import importlib
     import multiprocessing
