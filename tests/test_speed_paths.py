@@ -193,6 +193,32 @@ def test_a_fitted_network_leaves_no_traced_graph_behind():
     assert graphs() <= before, "training graphs outlive their models"
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_the_optimiser_is_keras_maths_without_the_one_replica_sum(monkeypatch, optimizer):
+    """Skipping the single-replica gradient sum changes no number: same fit as Keras' own optimiser."""
+    import bdl.models._tf as tf_module
+    from bdl.models import MixtureDensityRegressor
+
+    X, y = _data(80, 8)
+    kw = dict(hidden_units=(8,), epochs=4, random_state=0, progress=False)
+
+    def fits():  # the MDN trains with Adam
+        return [MCDropoutRegressor(optimizer=optimizer, **kw).fit(X, y).predict(X[:10]),
+                MixtureDensityRegressor(n_components=2, **kw).fit(X, y).predict(X[:10])]
+
+    ours = fits()
+
+    def plain_keras(name, learning_rate, momentum=0.9, clipnorm=None):
+        opts, extra = tf_module.keras.optimizers, {} if clipnorm is None else {"clipnorm": clipnorm}
+        if name == "adam":
+            return opts.Adam(learning_rate=learning_rate, **extra)
+        return opts.SGD(learning_rate=learning_rate, momentum=momentum, **extra)
+
+    monkeypatch.setattr(tf_module, "make_optimizer", plain_keras)
+    for a, b in zip(ours, fits()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_strategy_must_be_a_strategy():
     from bdl.errors import InputError
 
