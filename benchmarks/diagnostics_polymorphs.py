@@ -62,6 +62,22 @@ def reduced_key(formula: str) -> str:
     return " ".join(f"{el}{v / total:.6f}" for el, v in sorted(amounts.items()) if v > 0)
 
 
+def composition_split(keys: pd.Series, seed: int, train_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The split of step 1: each row's part (0 train, 1 validation, 2 test) and the training rows.
+
+    ``keys`` holds each row's :func:`reduced_key`; with ``train_rows`` the training rows are a
+    seeded random subsample of that many (the same generator draws the parts, then the subsample).
+    """
+    comps = keys.unique()
+    rng = np.random.default_rng(seed)
+    part = rng.choice(3, size=len(comps), p=[0.64, 0.16, 0.20])
+    row_part = keys.map(dict(zip(comps, part))).to_numpy()
+    train = np.flatnonzero(row_part == 0)
+    if train_rows is not None:
+        train = np.sort(rng.choice(train, min(train_rows, len(train)), replace=False))
+    return row_part, train
+
+
 def roc_auc(score: np.ndarray, label: np.ndarray) -> float:
     """Area under the ROC curve (scikit-learn's, ties counted as half)."""
     from sklearn.metrics import roc_auc_score
@@ -90,19 +106,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     df = load_matbench_mp_gap(check_formulas=False)
     keys = df["composition"].map(reduced_key)
-    comps = keys.unique()
-    rng = np.random.default_rng(args.seed)
-    part = rng.choice(3, size=len(comps), p=[0.64, 0.16, 0.20])
-    part_of = dict(zip(comps, part))
-    row_part = keys.map(part_of).to_numpy()
+    row_part, train_rows = composition_split(keys, args.seed, 20000 if args.quick else args.train_rows)
     X_all = featurize(df["composition"])
     y_all = df["gap_pbe_eV"].to_numpy()
-
-    train_rows = np.flatnonzero(row_part == 0)
-    if args.quick:
-        train_rows = np.sort(rng.choice(train_rows, 20000, replace=False))
-    elif args.train_rows is not None:
-        train_rows = np.sort(rng.choice(train_rows, min(args.train_rows, len(train_rows)), replace=False))
     epochs = 8 if args.quick else 60
     X_tr, y_tr = X_all.iloc[train_rows], y_all[train_rows]
 
@@ -207,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     lines = ["# Diagnostics on real polymorphs (matbench_mp_gap)", "", "{{STAMP}}",
              f"{'QUICK run (20 000 training rows, 8 epochs): pipeline check only. ' if args.quick else ''}"
-             f"{len(df)} structures, {len(comps)} distinct compositions; split by composition (seed {args.seed}): "
+             f"{len(df)} structures, {keys.nunique()} distinct compositions; split by composition (seed {args.seed}): "
              f"{len(train_rows)} training rows, {len(val['agg'])} validation and {len(tri)} test compositions. "
              f"Test truth among compositions with >= 2 structures: {n_pos} positives (gap spread > {POS} eV), "
              f"{n_neg} negatives (< {NEG} eV).", "",

@@ -12,7 +12,8 @@ test composition of any split is read, and nothing here is a reported result.
 Arms (each the recipe's trees, 5 bagged ensembles, on the training compositions with two or
 more structures, with extra inputs appended):
 
-* ``recipe``: the shipped recipe itself, fitted on the split's training rows;
+* ``recipe``: the shipped recipe's trees and settings on the Magpie descriptors alone, with the
+  same five ensemble seeds as every other arm (so the arms differ only in their inputs);
 * ``+ element fractions``: the composition as a vector of element fractions (which elements,
   not only their Magpie property statistics);
 * ``+ chemical-system gaps``: statistics of the training structures in the same chemical
@@ -84,14 +85,9 @@ class _Data:
 
     def split(self, seed: int, train_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Training rows and validation rows of ``diagnostics_polymorphs.py``'s split ``seed``."""
-        keys = pd.Series(self.keys)
-        comps = keys.unique()
-        rng = np.random.default_rng(seed)
-        part = rng.choice(3, size=len(comps), p=[0.64, 0.16, 0.20])
-        row_part = keys.map(dict(zip(comps, part))).to_numpy()
-        train = np.flatnonzero(row_part == 0)
-        if train_rows is not None:
-            train = np.sort(rng.choice(train, min(train_rows, len(train)), replace=False))
+        from benchmarks.diagnostics_polymorphs import composition_split
+
+        row_part, train = composition_split(pd.Series(self.keys), seed, train_rows)
         return train, np.flatnonzero(row_part == 1)
 
     def compositions(self, rows: np.ndarray) -> pd.DataFrame:

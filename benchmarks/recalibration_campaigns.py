@@ -72,24 +72,21 @@ def main(argv: list[str] | None = None) -> None:
     sets = args.sets.split(",")
     cached = lambda s, a, seed: (CACHE / f"{s}_{a}_s{seed}.json").exists()  # noqa: E731
     plan = [(s, a, seed) for seed in range(args.seeds) for s in sets for a in ARMS]  # seeds outermost
-    plan += [("expt_gap_window", a, seed) for seed in CONFIRM_SEEDS for a in ARMS[:2]]
-    if not args.table_only:
-        run_in_fresh_processes(run_one, [(s, a, seed, CACHE) for s, a, seed in plan if not cached(s, a, seed)],
-                               args.workers)
-    results = []
-    for seed in range(args.seeds):
-        for s in sets:
-            for a in ARMS:
-                if not cached(s, a, seed):
-                    continue
-                r = run_one(s, a, seed, cache=CACHE)
-                results.append(r)
-                print(f"{s} {a} seed {seed}: AF(all) {r['acceleration_all']:.2f}, EF {r['enhancement']:.2f}, "
-                      f"coverage 90 {r['proposal_coverage_90']:.2f}, {r['seconds']:.0f} s", flush=True)
-    md, summary = _markdown(results, sets)
     # the window set's confirmation: seeds 10-14, run after seeds 0-3 had been looked at
-    confirm = [run_one("expt_gap_window", a, seed, cache=CACHE) for seed in CONFIRM_SEEDS for a in ARMS[:2]
-               if cached("expt_gap_window", a, seed)]
+    confirm_plan = [("expt_gap_window", a, seed) for seed in CONFIRM_SEEDS for a in ARMS[:2]]
+    if not args.table_only:
+        run_in_fresh_processes(run_one, [(s, a, seed, CACHE) for s, a, seed in plan + confirm_plan
+                                         if not cached(s, a, seed)], args.workers)
+    results = []
+    for s, a, seed in plan:
+        if not cached(s, a, seed):
+            continue
+        r = run_one(s, a, seed, cache=CACHE)
+        results.append(r)
+        print(f"{s} {a} seed {seed}: AF(all) {r['acceleration_all']:.2f}, EF {r['enhancement']:.2f}, "
+              f"coverage 90 {r['proposal_coverage_90']:.2f}, {r['seconds']:.0f} s", flush=True)
+    md, summary = _markdown(results, sets)
+    confirm = [run_one(s, a, seed, cache=CACHE) for s, a, seed in confirm_plan if cached(s, a, seed)]
     if confirm:
         c_md, c_summary = _markdown(confirm, ["expt_gap_window"])
         md += ("\n## Confirmation on fresh seeds (band-gap window)\n\nSeeds 0-3 suggested that isotonic "

@@ -301,8 +301,11 @@ def _reasons(df: pd.DataFrame, th: TriageThresholds, lower_bound: float | None) 
     cols = {c: df[c].to_numpy() for c in df.columns}
     for i in range(len(df)):
         parts: list[str] = []
-        modes = (f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with {cols['mass_1'][i]:.0%} "
-                 f"and {cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; Ashman's D {cols['ashman_d'][i]:.2f})")
+        modes = ""
+        if cols["unconfirmed_modes"][i] or (cols["is_bimodal"][i] and cols["mdn_bimodal"][i]):  # quoted below
+            modes = (f"the MDN has {int(cols['n_modes'][i])} modes ({cols['mode_1'][i]:.3g} with "
+                     f"{cols['mass_1'][i]:.0%} and {cols['mode_2'][i]:.3g} with {cols['mass_2'][i]:.0%}; "
+                     f"Ashman's D {cols['ashman_d'][i]:.2f})")
         if cols["replicate_bimodal"][i]:
             parts.append(
                 f"replicates of inputs like this one are predicted to spread over {cols['replicate_spread'][i]:.3g} "
