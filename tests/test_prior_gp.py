@@ -13,7 +13,7 @@ from bdl.errors import InputError
 from bdl.features import feature_names, featurize
 from bdl.models import PriorGPRegressor, WithDFTPrior, load_model, make_model, recommended
 from bdl.predictive import BoundedPredictive, GaussianPredictive, SamplePredictive, truncate
-from bdl.prior import N_MAGPIE, DFTGapPrior, load_dft_gap_prior
+from bdl.prior import LOOKUP_NAMES, N_MAGPIE, DFTGapPrior, descriptor_keys, load_dft_gap_lookup, load_dft_gap_prior
 
 
 # ---------------------------------------------------------------------------------------- prior
@@ -25,13 +25,60 @@ def test_prior_loads_fast_and_predicts_physical_gaps() -> None:
     assert isinstance(prior, DFTGapPrior) and prior.meta["licence"].startswith("CC-BY-4.0")
     X = featurize(["Cu", "Al", "NaCl", "MgO", "Si", "GaAs"])
     out = prior.transform(X)
-    assert list(out.columns) == prior.feature_names and out.shape == (6, 2 + prior.n_embedding)
+    assert list(out.columns) == prior.feature_names and out.shape == (6, 2 + len(LOOKUP_NAMES) + prior.n_embedding)
+    assert prior.transform(X, lookup=False).shape == (6, 2 + prior.n_embedding)
     gap = out["dft_gap"].to_numpy()
     assert np.all(gap >= 0)
     # metals have a small predicted DFT gap and a high metal log-odds; wide-gap insulators the opposite
     assert gap[:2].max() < 0.5 and gap[2:4].min() > 3.0
     assert out["dft_metal_logit"].iloc[:2].min() > 0 > out["dft_metal_logit"].iloc[2:4].max()
     np.testing.assert_array_equal(prior.transform(X).to_numpy(), out.to_numpy())  # deterministic
+
+
+def test_lookup_gives_the_computed_gaps_of_known_compositions() -> None:
+    """The lookup returns the lowest and highest PBE gap of a composition's structures in the shipped
+    data, whatever the formula's spelling; a composition nobody computed gets the network's gap."""
+    from bdl.data import load_matbench_mp_gap
+    from bdl.data.polymorphs import composition_keys
+
+    load_dft_gap_lookup.cache_clear()
+    t0 = time.perf_counter()
+    lookup = load_dft_gap_lookup()
+    assert time.perf_counter() - t0 < 2.0 and lookup.meta["licence"].startswith("CC-BY-4.0")
+    mp = load_matbench_mp_gap(check_formulas=False)
+    mp = mp.assign(key=composition_keys(mp["composition"]).to_numpy())
+    counts = mp["key"].value_counts()
+    several = mp[mp["key"].isin(counts[counts >= 3].index[:5])]  # five compositions with 3+ structures
+    single = mp[mp["key"].isin(counts[counts == 1].index[:5])]
+    stranger = "Cs0.31Au0.27Nb0.42"  # not in the data
+    assert not composition_keys([stranger]).isin(mp["key"]).any()
+    formulas = [*several.groupby("key")["composition"].first(), *single["composition"], stranger]
+    # the same compositions written another way: amounts doubled, elements in reverse order
+    from bdl.features import parse_formula
+
+    respelt = ["".join(f"{el}{2 * amt:g}" for el, amt in reversed(parse_formula(f).items())) for f in formulas]
+    prior = load_dft_gap_prior()
+    for spelling in (formulas, respelt):
+        out = prior.transform(featurize(spelling))
+        np.testing.assert_array_equal(out["dft_known"].to_numpy(), [1.0] * 10 + [0.0])
+        expect = mp.groupby("key")["gap_pbe_eV"].agg(["min", "max"]).loc[composition_keys(formulas[:10])]
+        np.testing.assert_allclose(out["dft_gap_known_min"].to_numpy()[:10], expect["min"], atol=1e-6)
+        np.testing.assert_allclose(out["dft_gap_known_max"].to_numpy()[:10], expect["max"], atol=1e-6)
+        assert (expect["max"] > expect["min"]).sum() >= 3  # the polymorphs' spread is kept
+        assert out["dft_gap_known_min"].iloc[10] == out["dft_gap_known_max"].iloc[10] == out["dft_gap"].iloc[10]
+
+
+def test_descriptor_keys_survive_a_standardise_and_back_round_trip() -> None:
+    """Models standardise their inputs and undo it before the prior: last-bit changes, exact zeros turned
+    into 1e-17, values just below a power of two, none of them may change a key."""
+    X = featurize(["NaCl", "Fe2O3", "GaAs", "Cu", "Li0.5CoO2", "SrTiO3"]).to_numpy()
+    keys = descriptor_keys(X)
+    assert len(set(keys.tolist())) == len(X)
+    for scale in (1e-3, 1.0, 1e3):
+        mean, std = X.mean(axis=0) * scale, X.std(axis=0) * scale + 1.0
+        np.testing.assert_array_equal(descriptor_keys((X - mean) / std * std + mean), keys)
+    np.testing.assert_array_equal(descriptor_keys(np.nextafter(X, np.inf)), keys)
+    assert descriptor_keys(X * 1.01)[0] != keys[0]  # a 1 % change is another composition
 
 
 def test_prior_refuses_other_descriptors() -> None:
@@ -260,7 +307,7 @@ def test_with_dft_prior_wraps_a_network(tmp_path) -> None:  # noqa: ANN001
     y = np.array([8.5, 8.4, 7.8, 7.0, 0.0, 0.0, 1.4, 1.1, 3.4, 3.0])
     m = WithDFTPrior("mc_dropout", {"hidden_units": [8], "epochs": 3, "n_passes": 5}, random_state=0, progress=False)
     m.fit(X, y)
-    assert m.inner_.n_features_in_ == N_MAGPIE + 2 + load_dft_gap_prior().n_embedding
+    assert m.inner_.n_features_in_ == N_MAGPIE + len(load_dft_gap_prior().feature_names)
     back = load_model(m.save(tmp_path / "wrapped"))
     np.testing.assert_allclose(back.predict(X), m.predict(X), rtol=1e-5)
     with pytest.raises(InputError, match="Magpie descriptors"):

@@ -277,6 +277,11 @@ class PriorGPRegressor(BayesianRegressor):
         DFT prior (Magpie descriptors) and at least 500 training rows, where they lowered MAE
         and interval score on the development draws of ``benchmarks/small_data.py``; below that,
         and on a smooth low-dimensional landscape (Rohr plates), they did not.
+    prior_lookup : bool, default True
+        With the DFT prior, also give the kernel the PBE gaps computed for the composition in
+        ``matbench_mp_gap`` where there are any (:class:`bdl.prior.DFTGapPrior`'s lookup columns).
+        Pass False when the target is itself a PBE gap of that data set (the lookup would be
+        the answer).
     noise_floor : float in (0, 1) or None, default None
         Smallest noise standard deviation of the regression GP (the continuous part of a
         hurdle), as a fraction of the standard deviation of the targets its hyper-parameters are
@@ -321,6 +326,7 @@ class PriorGPRegressor(BayesianRegressor):
         max_hyper_rows: int | str = "auto",
         tree_features: bool | str = "auto",
         noise_floor: float | None = None,
+        prior_lookup: bool = True,
     ) -> None:
         self.prior = prior
         self.lower_bound = lower_bound
@@ -332,6 +338,7 @@ class PriorGPRegressor(BayesianRegressor):
         self.max_hyper_rows = max_hyper_rows
         self.tree_features = tree_features
         self.noise_floor = noise_floor
+        self.prior_lookup = prior_lookup
 
     # ------------------------------------------------------------------ settings
     def _check_params(self) -> None:
@@ -339,6 +346,8 @@ class PriorGPRegressor(BayesianRegressor):
             raise InputError(f"prior must be 'auto', 'dft_gap' or None, got {self.prior!r}.")
         if self.zero_inflated not in ("auto", True, False):
             raise InputError(f"zero_inflated must be 'auto', True or False, got {self.zero_inflated!r}.")
+        if self.prior_lookup not in (True, False):
+            raise InputError(f"prior_lookup must be True or False, got {self.prior_lookup!r}.")
         if self.tree_features not in ("auto", True, False):
             raise InputError(f"tree_features must be 'auto', True or False, got {self.tree_features!r}.")
         if self.noise_floor is not None and not (
@@ -385,16 +394,18 @@ class PriorGPRegressor(BayesianRegressor):
             from bdl.prior import load_dft_gap_prior
 
             # prior outputs and tree features share one ARD block, so the kernel can weigh one against the other
-            return [(2 + n_tree, True), (load_dft_gap_prior().n_embedding, False), (n_raw, False)]
+            prior = load_dft_gap_prior()
+            return [(len(prior.output_names(self.prior_lookup_)) + n_tree, True), (prior.n_embedding, False),
+                    (n_raw, False)]
         return ([(n_tree, True)] if n_tree else []) + [(n_raw, n_raw <= _MAX_ARD)]
 
     def _prior_outputs(self, X: np.ndarray) -> np.ndarray | None:
-        """The DFT prior's outputs at X (predicted gap, metal log-odds, embedding); None without the prior."""
+        """The DFT prior's outputs at X (predicted gap, metal log-odds, lookup, embedding); None without the prior."""
         if not self.uses_prior_:
             return None
         from bdl.prior import load_dft_gap_prior
 
-        return load_dft_gap_prior().transform(X).to_numpy()
+        return load_dft_gap_prior().transform(X, lookup=self.prior_lookup_).to_numpy()
 
     def _raw_inputs(self, X: np.ndarray, tree_columns: np.ndarray | None = None,
                     prior: np.ndarray | None = None) -> np.ndarray:
@@ -410,7 +421,10 @@ class PriorGPRegressor(BayesianRegressor):
             trees = tree_columns if tree_columns is not None else self._tree_predict(X, prior)
         if prior is None:
             return np.column_stack([trees, X])
-        return np.column_stack([prior[:, :2], trees, prior[:, 2:], X])
+        from bdl.prior import load_dft_gap_prior
+
+        n_out = len(load_dft_gap_prior().output_names(self.prior_lookup_))
+        return np.column_stack([prior[:, :n_out], trees, prior[:, n_out:], X])
 
     def _scale(self, raw: np.ndarray) -> np.ndarray:
         """Each raw input column standardised, isotropic blocks scaled by their width."""
@@ -510,6 +524,7 @@ class PriorGPRegressor(BayesianRegressor):
 
         self._check_params()
         self.uses_prior_ = self._wants_prior(X)
+        self.prior_lookup_ = bool(self.prior_lookup) and self.uses_prior_
         Xs, _ = self._prepare_fit(X, y)
         X_raw = np.asarray(Xs, dtype=np.float64) * self.x_scale_ + self.x_mean_
         y_raw = np.asarray(y, dtype=np.float64).ravel()
@@ -695,7 +710,8 @@ class PriorGPRegressor(BayesianRegressor):
 
     def _get_extra(self) -> dict[str, Any]:
         return {"uses_prior": bool(self.uses_prior_), "atom": bool(self.atom_), "kernel": self.reg_kernel_text_,
-                "cls_temperature": float(self.cls_temperature_), "tree_columns": int(self.n_tree_columns_)}
+                "cls_temperature": float(self.cls_temperature_), "tree_columns": int(self.n_tree_columns_),
+                "prior_lookup": bool(self.prior_lookup_)}
 
     def _set_extra(self, extra: dict[str, Any]) -> None:
         self.uses_prior_ = bool(extra["uses_prior"])
@@ -704,6 +720,7 @@ class PriorGPRegressor(BayesianRegressor):
         # models saved before the temperature existed used none
         self.cls_temperature_ = float(extra.get("cls_temperature", 1.0))
         self.n_tree_columns_ = int(extra.get("tree_columns", 0))  # and before the tree features, none
+        self.prior_lookup_ = bool(extra.get("prior_lookup", False))  # and before the lookup, none
 
     def _load_parts(self, path: Any) -> None:
         self._posterior()  # the factorisations are recomputed from the stored rows and hyper-parameters

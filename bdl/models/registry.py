@@ -95,12 +95,13 @@ def recommended(
 
 @register
 class WithDFTPrior(BayesianRegressor):
-    """Any surrogate with the DFT band-gap prior's 34 features appended to its Magpie inputs.
+    """Any surrogate with the DFT band-gap prior's 37 features appended to its Magpie inputs.
 
-    The prior (:class:`bdl.prior.DFTGapPrior`: predicted PBE gap, metal log-odds, 32-unit
-    embedding) is computed from the 132 Magpie descriptors and appended to them, so a network
-    starts from what 106k DFT calculations say about each composition (Delta-learning with the
-    predicted DFT gap as an input).
+    The prior (:class:`bdl.prior.DFTGapPrior`: predicted PBE gap, metal log-odds, the PBE gaps
+    computed for the composition where there are any, 32-unit embedding) is computed from the
+    132 Magpie descriptors and appended to them, so a network starts from what 106k DFT
+    calculations say about each composition (Delta-learning with the DFT gap as an input).
+    Models saved before the lookup columns existed keep their 34.
 
     Parameters
     ----------
@@ -137,11 +138,13 @@ class WithDFTPrior(BayesianRegressor):
             params.setdefault("progress", self.progress)
         return make_model(self.model, **params)
 
-    @staticmethod
-    def _augment(X: np.ndarray) -> np.ndarray:
+    def _augment(self, X: np.ndarray) -> np.ndarray:
         from bdl.prior import load_dft_gap_prior
 
-        return np.column_stack([X, load_dft_gap_prior().transform(X).to_numpy()])
+        prior = load_dft_gap_prior()
+        # a fitted (or loaded) model gets the columns it was fitted on: 34 if saved before the lookup
+        lookup = not hasattr(self, "inner_") or self.inner_.n_features_in_ == X.shape[1] + len(prior.names(True))
+        return np.column_stack([X, prior.transform(X, lookup=lookup).to_numpy()])
 
     def fit(self, X: Any, y: Any) -> WithDFTPrior:
         """Fit the wrapped model on [Magpie descriptors, prior features]."""
@@ -154,6 +157,8 @@ class WithDFTPrior(BayesianRegressor):
             )
         Xs, _ = self._prepare_fit(X, y)
         X_raw = np.asarray(Xs, dtype=np.float64) * self.x_scale_ + self.x_mean_
+        if hasattr(self, "inner_"):
+            del self.inner_  # refitting: the new fit decides its columns
         self.inner_ = self._inner().fit(self._augment(X_raw), np.asarray(y, dtype=np.float64).ravel())
         return self
 
