@@ -207,6 +207,28 @@ def test_gp_uses_the_prior_on_compositions() -> None:
     assert np.mean(np.abs(pred.quantile(0.5) - y[100:])) < 0.8 * base
 
 
+def test_gp_reads_the_lookup_for_experimental_gaps_but_not_when_the_target_is_the_dft_gap(tmp_path) -> None:  # noqa: ANN001
+    """On experimental gaps the lookup's columns are kernel inputs; on PBE gaps of the looked-up data
+    itself ("auto") they are left out, since they would be the answer; a save keeps the choice."""
+    from bdl.data import load_matbench_expt_gap, load_matbench_mp_gap
+
+    expt = load_matbench_expt_gap(check_formulas=False).sample(120, random_state=1)
+    dft = load_matbench_mp_gap(check_formulas=False).sample(120, random_state=1)
+    width = {}
+    for name, df, target in (("expt", expt, "gap_expt_eV"), ("dft", dft, "gap_pbe_eV")):
+        X = featurize(df["composition"])
+        m = recommended(lower_bound=0.0, random_state=0).fit(X, df[target].to_numpy())
+        width[name] = m.reg_X_.shape[1]
+        assert m.prior_lookup_ == (name == "expt")
+        if name == "dft":
+            forced = PriorGPRegressor(lower_bound=0.0, prior_lookup=True, random_state=0).fit(X, df[target].to_numpy())
+            assert forced.prior_lookup_
+            back = load_model(m.save(tmp_path / "gp"))
+            assert not back.prior_lookup_
+            np.testing.assert_allclose(back.predict_dist(X[:10]).mean, m.predict_dist(X[:10]).mean, rtol=1e-10)
+    assert width["expt"] == width["dft"] + 3
+
+
 def test_gp_errors_name_the_fix() -> None:
     X, y = _hurdle_data(30, 6)
     with pytest.raises(InputError, match="outside the declared bounds"):
@@ -221,6 +243,8 @@ def test_gp_errors_name_the_fix() -> None:
         PriorGPRegressor(max_hyper_rows=5).fit(X, y)
     with pytest.raises(InputError, match="tree_features"):
         PriorGPRegressor(tree_features="yes").fit(X, y)
+    with pytest.raises(InputError, match="prior_lookup"):
+        PriorGPRegressor(prior_lookup="yes").fit(X, y)
     for bad in (0.0, 1.5, True, "0.1"):
         with pytest.raises(InputError, match="noise_floor"):
             PriorGPRegressor(noise_floor=bad).fit(X, y)
