@@ -38,7 +38,6 @@ loop on DFT data), the lookup is the answer: pass ``lookup=False`` (surrogates:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
 from importlib import resources
@@ -71,8 +70,9 @@ def descriptor_keys(X: Any) -> np.ndarray:
     """A 64-bit key per row of Magpie descriptors: equal compositions give equal keys.
 
     Each descriptor is rounded to ``_KEY_BITS`` mantissa bits (its binary exponent kept; values
-    within ``_KEY_ZERO`` of 0 become 0) and the row's rounded values are hashed (BLAKE2b, 8
-    bytes), so the key does not depend on the last bits of the descriptors.
+    within ``_KEY_ZERO`` of 0 become 0) and the row's rounded values are hashed (each folded in
+    with SplitMix64's mixing function, vectorised over rows), so the key does not depend on the
+    last bits of the descriptors.
 
     Parameters
     ----------
@@ -82,18 +82,28 @@ def descriptor_keys(X: Any) -> np.ndarray:
     -------
     ndarray of uint64, shape (n,)
     """
-    x = np.asarray(X, dtype=np.float64)
-    x = np.where(np.abs(x) < _KEY_ZERO, 0.0, x)  # also -0.0 -> 0.0
+    x = np.array(np.asarray(X, dtype=np.float64).T, order="C", copy=True)  # (d, n): one row per descriptor
+    x[np.abs(x) < _KEY_ZERO] = 0.0  # also -0.0 -> 0.0
     mantissa, exponent = np.frexp(x)
-    q = np.round(mantissa * 2.0**_KEY_BITS).astype(np.int64)
+    q = np.rint(mantissa * 2.0**_KEY_BITS).astype(np.int64)
     # just below a power of 2 (0.49999... for 0.5) the mantissa rounds up to 1: renormalise
     carry = np.abs(q) == 2**_KEY_BITS
-    q, exponent = np.where(carry, q // 2, q), np.where(carry, exponent + 1, exponent)
-    exponent = np.where(q == 0, 0, exponent).astype(np.int64)
-    rows = np.ascontiguousarray(np.concatenate([q, exponent], axis=1))
-    raw = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    return np.array([int.from_bytes(hashlib.blake2b(r.tobytes(), digest_size=8).digest(), "little") for r in raw],
-                    dtype=np.uint64)
+    q[carry] //= 2
+    exponent[carry] += 1
+    exponent[q == 0] = 0
+    # mantissa and exponent in one 64-bit word (two's complement for negatives), folded in row by row
+    words = (q.astype(np.uint64) << np.uint64(16)) ^ (exponent.astype(np.int64).astype(np.uint64) & np.uint64(0xFFFF))
+    h = np.full(x.shape[1], 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for column in words:
+        h = _mix64(h ^ column)
+    return h
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (Steele, Lea & Flood 2014), on uint64 arrays (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 class DFTGapPrior:

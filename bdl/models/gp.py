@@ -7,6 +7,7 @@ likelihood), on features that carry prior knowledge:
 
 * with Magpie composition descriptors (:func:`bdl.features.featurize`, 132 columns), the
   outputs of the DFT band-gap prior (:mod:`bdl.prior`: predicted PBE gap and metal log-odds,
+  and, where ``matbench_mp_gap`` computed the composition, its lowest and highest PBE gap;
   one ARD Matern block), its 32-unit embedding (one isotropic block) and the descriptors
   themselves (one isotropic block), added: k = k_prior + k_embedding + k_descriptors + noise.
   Evidence maximisation decides how much each block explains; with few measurements the
