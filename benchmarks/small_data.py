@@ -6,7 +6,9 @@ Protocol: one fixed held-out test set of 1000 compositions (drawn with seed 2026
 training size n in 50, 100, 200, 500, 1000, 3000, five random training subsets of the remaining
 3604 (``SeedSequence([2026, n, subset])``). Every model sees the same subsets and test rows.
 Inputs are the 132 Magpie descriptors (:func:`bdl.features.featurize`); "+prior" models also
-get the DFT band-gap prior's 34 features (:mod:`bdl.prior`).
+get the DFT band-gap prior's 37 features (:mod:`bdl.prior`: predicted PBE gap and metal
+log-odds, the PBE gaps computed for the composition in ``matbench_mp_gap`` where it is there, and
+the 32-unit embedding).
 
 Metrics on the test set: MAE of the median (the point prediction for absolute error on a
 zero-inflated target), CRPS, NLL, 90 % interval score (Gneiting & Raftery 2007, eq. 43) and
@@ -146,11 +148,11 @@ DESCRIPTION = {
     "recommended_no_trees": "the same without the forests' predictions (tree_features=False; identical to "
                             "recommended below 500 rows)",
     "mc_dropout": "MCDropoutRegressor() defaults (256-128, dropout 0.1, heteroscedastic, T=100)",
-    "mc_dropout+prior": "the same on Magpie + the 34 DFT-prior features (WithDFTPrior)",
+    "mc_dropout+prior": "the same on Magpie + the 37 DFT-prior features (WithDFTPrior)",
     "ensemble": "DeepEnsembleRegressor() defaults (5 heteroscedastic 256-128 nets)",
-    "ensemble+prior": "the same on Magpie + the 34 DFT-prior features (WithDFTPrior)",
+    "ensemble+prior": "the same on Magpie + the 37 DFT-prior features (WithDFTPrior)",
     "rf": "peer: sklearn RandomForestRegressor(500) on Magpie; median of trees, 5/95 % tree quantiles, N(mean, tree std)",
-    "rf+prior": "peer: the same on Magpie + the 34 DFT-prior features",
+    "rf+prior": "peer: the same on Magpie + the 37 DFT-prior features",
     "gp": "peer: sklearn GaussianProcessRegressor, ARD Matern-5/2 + white noise on standardised Magpie",
 }
 
