@@ -35,11 +35,9 @@ class _ForestPeer:
         self.prior, self.seed = prior, seed
 
     def _inputs(self, X: np.ndarray) -> np.ndarray:
-        if not self.prior:
-            return X
-        from bdl.prior import load_dft_gap_prior
+        from benchmarks.small_data import _maybe_prior
 
-        return np.column_stack([X, load_dft_gap_prior().transform(X).to_numpy()])
+        return _maybe_prior(X, self.prior)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> _ForestPeer:
         from sklearn.ensemble import RandomForestRegressor

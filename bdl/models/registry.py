@@ -138,12 +138,13 @@ class WithDFTPrior(BayesianRegressor):
             params.setdefault("progress", self.progress)
         return make_model(self.model, **params)
 
-    def _augment(self, X: np.ndarray) -> np.ndarray:
+    def _augment(self, X: np.ndarray, lookup: bool | None = None) -> np.ndarray:
+        """[X, prior features]; ``lookup=None``: the columns the fitted model was fitted on (34 if saved before the lookup)."""
         from bdl.prior import load_dft_gap_prior
 
         prior = load_dft_gap_prior()
-        # a fitted (or loaded) model gets the columns it was fitted on: 34 if saved before the lookup
-        lookup = not hasattr(self, "inner_") or self.inner_.n_features_in_ == X.shape[1] + len(prior.names(True))
+        if lookup is None:
+            lookup = self.inner_.n_features_in_ == X.shape[1] + len(prior.names(True))
         return np.column_stack([X, prior.transform(X, lookup=lookup).to_numpy()])
 
     def fit(self, X: Any, y: Any) -> WithDFTPrior:
@@ -157,9 +158,7 @@ class WithDFTPrior(BayesianRegressor):
             )
         Xs, _ = self._prepare_fit(X, y)
         X_raw = np.asarray(Xs, dtype=np.float64) * self.x_scale_ + self.x_mean_
-        if hasattr(self, "inner_"):
-            del self.inner_  # refitting: the new fit decides its columns
-        self.inner_ = self._inner().fit(self._augment(X_raw), np.asarray(y, dtype=np.float64).ravel())
+        self.inner_ = self._inner().fit(self._augment(X_raw, lookup=True), np.asarray(y, dtype=np.float64).ravel())
         return self
 
     def predict_dist(self, X: Any) -> Any:
