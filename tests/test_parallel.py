@@ -63,7 +63,9 @@ def test_replicates_on_a_cluster_equal_a_loop(client):
 def test_in_process_path_needs_no_dask(model, monkeypatch):
     X, _ = _data(100, 2)
     pred = score_pool(model, X, chunk_size=30)
-    np.testing.assert_array_equal(pred.locs, model.predict_dist(X).locs)
+    # equal up to float32 rounding: the matrix kernels may block a 30-row chunk differently from
+    # 100 rows on some CPUs (CI failed on exact equality by 2e-7)
+    np.testing.assert_allclose(pred.locs, model.predict_dist(X).locs, rtol=1e-6, atol=1e-6)
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
     assert map_replicates(_replicate, [0, 1]) == [_replicate(0), _replicate(1)]
     with pytest.raises(InputError, match=r"pip install '\.\[distributed\]'"):

@@ -117,8 +117,10 @@ def test_a_pass_is_one_network_shared_by_every_candidate(mc_models):
     model = mc_models[0]
     X, _ = _data(1, 3)
     pred = model.predict_dist(np.repeat(X, 5, axis=0), n_passes=30)
-    np.testing.assert_array_equal(pred.locs, np.repeat(pred.locs[:1], 5, axis=0))
-    assert np.ptp(pred.locs[0]) > 0
+    # equal up to float32 rounding (on some CPUs the matrix kernels treat the last row of a batch
+    # differently, 3e-7 apart), while the passes differ by far more than that
+    np.testing.assert_allclose(pred.locs, np.repeat(pred.locs[:1], 5, axis=0), rtol=1e-6, atol=1e-6)
+    assert np.ptp(pred.locs[0]) > 1e-2
 
 
 @pytest.mark.parametrize("module_name", ["mc", "vi"])
